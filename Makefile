@@ -1,0 +1,39 @@
+# One entry point for a fresh machine: `make demo` and `make test` install what they need first.
+PYTHON ?= python3
+CLANG ?= clang-19
+APT_PACKAGES := clang-19 llvm-19 libbpf-dev bpftool graphviz linux-libc-dev
+BPF_CFLAGS := -target bpf -O2 -g -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -Itestdata/include
+
+TESTDATA_SRC := $(wildcard testdata/src/*.bpf.c)
+TESTDATA_OBJ := $(patsubst testdata/src/%.bpf.c,testdata/%.bpf.o,$(TESTDATA_SRC))
+
+.PHONY: deps system-deps python-deps test demo testdata bench clean
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+python-deps:
+	$(PYTHON) -m pip install -q -e '.[test]'
+
+deps: system-deps python-deps
+
+test: deps
+	$(PYTHON) -m pytest -q
+
+demo: deps
+	bpfrewrite disasm testdata/loop.bpf.o | head -40
+
+testdata: $(TESTDATA_OBJ)
+
+testdata/%.bpf.o: testdata/src/%.bpf.c
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+bench: deps
+	$(PYTHON) benchmarks/disasm_throughput.py
+
+clean:
+	rm -rf build *.egg-info .pytest_cache

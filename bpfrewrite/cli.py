@@ -1,0 +1,61 @@
+"""Command-line entry point: a thin typer app; each command lives in bpfrewrite.commands.<name>.
+
+Command modules import nothing heavy at module level (llvmlite, graphviz, libbpf) so that
+`bpfrewrite --help` stays fast; they import what they need inside the command body.
+"""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bpfrewrite.errors import BpfrewriteError
+
+app = typer.Typer(
+    name="bpfrewrite",
+    help="Lint BPF objects for early termination, draw their CFGs, and write fast-path twins.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module registers its command(s) on `app`; order here is the order in --help.
+_COMMAND_MODULES = ("disasm", "cfg", "lint", "patch", "verify")
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"bpfrewrite.commands.{name}")
+        except ModuleNotFoundError as exc:  # a command not written yet
+            if exc.name != f"bpfrewrite.commands.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except BpfrewriteError as exc:
+        print(f"bpfrewrite: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("bpfrewrite: aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            print(f"bpfrewrite: error: {exc.format_message()}", file=sys.stderr)
+            sys.exit(2)
+        raise
+    sys.exit(0)
