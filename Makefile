@@ -29,8 +29,19 @@ demo: deps
 
 testdata: $(TESTDATA_OBJ)
 
-testdata/%.bpf.o: testdata/src/%.bpf.c
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+# vmlinux.h comes from the running kernel and is not checked in (testdata/include/.gitignore);
+# it is generated once, when missing. The prefix map keeps the checkout path out of DWARF so
+# rebuilding in another directory gives the same bytes.
+TESTDATA_HEADERS := $(wildcard testdata/include/*.h)
+
+# One object is built at -mcpu=v3 so the corpus has ALU32/JMP32 code (clang 20's default).
+testdata/res_spin_lock_alu32.bpf.o: BPF_CFLAGS += -mcpu=v3
+
+testdata/include/vmlinux.h:
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+testdata/%.bpf.o: testdata/src/%.bpf.c $(filter-out testdata/include/vmlinux.h,$(TESTDATA_HEADERS)) | testdata/include/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $< -o $@
 
 bench: deps
 	$(PYTHON) benchmarks/disasm_throughput.py

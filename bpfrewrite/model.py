@@ -44,7 +44,7 @@ class Reference:
 
     kind: RefKind
     name: str  # map, variable, function or extern name
-    reloc: Relocation
+    reloc: Relocation | None  # None: a call inside one section that clang left unrelocated
     target: "Function | None" = None  # CALL / CALLBACK: the function referred to
     section: str | None = None  # DATA: the data section's name
     addend: int = 0  # DATA: byte offset inside the section (from imm)
@@ -62,6 +62,7 @@ class Symbol:
     type: int  # STT_*
     other: int
     shndx: int  # section index, or SHN_* special value
+    name_off: int | None = None  # offset in .strtab as read; None for symbols a rewrite adds
 
     @property
     def is_global(self) -> bool:
@@ -82,8 +83,18 @@ class Section:
     info: int
     addralign: int
     entsize: int
+    size: int  # sh_size; differs from len(data) only for SHT_NOBITS
+    name_off: int | None = None  # sh_name as read; None for sections a rewrite adds
     # Executable sections only: the decoded instruction list (data is its encoding).
     insns: "list[Instruction] | None" = None
+
+    def slots(self) -> list[int]:
+        """The 8-byte slot of each instruction (an ld_imm64 takes two); computed, never stored."""
+        out, slot = [], 0
+        for insn in self.insns or ():
+            out.append(slot)
+            slot += insn.width
+        return out
 
     @property
     def is_exec(self) -> bool:
@@ -114,16 +125,20 @@ class Function:
         """True when the function symbol is global (libbpf verifies it separately)."""
         return self.symbol.is_global
 
-    def slot_of(self, index: int) -> int:
-        """The 8-byte slot, within the section, of the function's index-th instruction."""
-        return self.section_slot(self.start + index)
+    def reachable(self) -> "list[Function]":
+        """This function and every function it calls or takes the address of, transitively."""
+        seen, todo = [self], [self]
+        while todo:
+            for insn in todo.pop().insns:
+                target = insn.ref.target if insn.ref is not None else None
+                if target is not None and target not in seen:
+                    seen.append(target)
+                    todo.append(target)
+        return seen
 
-    def section_slot(self, section_index: int) -> int:
-        """The 8-byte slot, within the section, of the section's section_index-th instruction."""
-        slot = 0
-        for insn in self.section.insns[:section_index]:  # type: ignore[index]
-            slot += insn.width
-        return slot
+    def slots(self) -> list[int]:
+        """The 8-byte slot, within the section, of each of the function's instructions."""
+        return self.section.slots()[self.start : self.start + self.count]
 
 
 @dataclass(eq=False)
@@ -154,6 +169,9 @@ class Object:
     license: str | None = None
     btf: "BTF | None" = None
     btf_ext: "BTFExt | None" = None
+    # Relocation sections are decoded onto instructions for exec sections; these keep the
+    # rest (e.g. .rel.debug_*, .rel.BTF.ext) as section name -> [(offset, rtype, symbol)].
+    other_relocations: dict[str, list[tuple[int, int, Symbol]]] = field(default_factory=dict)
 
     @property
     def programs(self) -> list[Function]:

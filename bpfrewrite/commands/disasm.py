@@ -1,0 +1,34 @@
+"""`bpfrewrite disasm`: list an object's instructions with source lines, names and references."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the disasm command to app."""
+
+    @app.command()
+    def disasm(
+        obj: Path = typer.Argument(..., help="BPF object file (clang -target bpf -g)."),
+        prog: str = typer.Option(None, "--prog", help="Only this program and the functions it reaches."),
+        fmt: str = typer.Option("text", "--format", help="text or json."),
+    ) -> None:
+        """Disassemble every program and subprogram, source lines interleaved (llvm-objdump-19 syntax)."""
+        import json
+        import sys
+
+        from bpfrewrite.disasm import json_listing, text_listing
+        from bpfrewrite.elf.reader import read_object
+        from bpfrewrite.errors import BpfrewriteError
+
+        if fmt not in ("text", "json"):
+            raise BpfrewriteError(f"unknown --format {fmt!r}: use text or json")
+        model = read_object(obj)
+        out = sys.stdout
+        if fmt == "json":
+            json.dump(json_listing(model, prog), out, indent=1)
+            out.write("\n")
+        else:
+            out.writelines(line + "\n" for line in text_listing(model, prog))

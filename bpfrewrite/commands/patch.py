@@ -1,0 +1,50 @@
+"""`bpfrewrite patch`: write a fast-path twin of every program into the object."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the patch command to app."""
+
+    @app.command()
+    def patch(
+        src: Path = typer.Argument(..., help="BPF object to patch (clang -target bpf -g)."),
+        dst: Path = typer.Argument(None, help="Where to write the patched object."),
+        in_place: bool = typer.Option(False, "--in-place", help="Overwrite SRC (atomically) instead of writing DST."),
+        report: bool = typer.Option(False, "--report", help="Print every site decision (stub, keep, goto, return)."),
+        fmt: str = typer.Option("text", "--format", help="Report format: text or json."),
+        strict: bool = typer.Option(False, "--strict", help="Exit 1, writing nothing, if a twin cannot be made fast in place."),
+    ) -> None:
+        """Add P__fast beside every program P: same shape, failing calls stubbed, callbacks stopping.
+
+        The twin has the same instruction count and slots as its original; the .bpfrewrite
+        section of the output records each pair and every site decision. Originals are unchanged.
+        """
+        import json
+        import sys
+
+        from bpfrewrite.errors import BpfrewriteError
+        from bpfrewrite.patching import patch_object, render_report
+
+        if fmt not in ("text", "json"):
+            raise BpfrewriteError(f"unknown --format {fmt!r}: use text or json")
+        if in_place == (dst is not None):
+            raise BpfrewriteError("give either an output path or --in-place")
+        out = src if in_place else dst
+        if not in_place and out.exists() and src.exists() and out.resolve() == src.resolve():
+            raise BpfrewriteError("output is the input file: use --in-place to overwrite it")
+        result = patch_object(src, out, strict=strict)
+        for problem in result.problems:
+            where = f"+{problem.slot}" if problem.slot is not None else ""
+            print(f"bpfrewrite: warning: {problem.function}{where}: {problem.message}", file=sys.stderr)
+        if report:
+            if fmt == "json":
+                json.dump(result.report(), sys.stdout, indent=1, sort_keys=True)
+                sys.stdout.write("\n")
+            else:
+                sys.stdout.writelines(line + "\n" for line in render_report(result))
+        if strict and result.problems:
+            raise typer.Exit(1)

@@ -1,0 +1,85 @@
+"""Disassembly listings of an object: text (source interleaved) and JSON records."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from bpfrewrite.model import Function, Object, RefKind
+from bpfrewrite.source import function_positions
+
+
+def annotation(insn) -> str | None:
+    """What a relocated or call instruction refers to, in words (helper, kfunc, map, function)."""
+    ref = insn.ref
+    if ref is not None:
+        if ref.kind == RefKind.DATA and ref.addend:
+            return f"{ref.kind.name.lower()} {ref.name}+{ref.addend}"
+        return f"{ref.kind.name.lower()} {ref.name}"
+    if insn.is_helper_call:
+        from bpfrewrite.kernel.table import helper
+
+        entry = helper(insn.imm)
+        return f"helper {entry.name}" if entry else f"helper #{insn.imm} (unknown)"
+    return None
+
+
+def select_functions(obj: Object, prog: str | None) -> list[Function]:
+    """The functions to list: all, or one program and every function it reaches."""
+    if prog is None:
+        return list(obj.functions)
+    root = obj.function(prog)
+    if root is None:
+        from bpfrewrite.errors import BpfrewriteError
+
+        names = ", ".join(f.name for f in obj.programs) or "none"
+        raise BpfrewriteError(f"no program or function named {prog!r} (programs: {names})")
+    return root.reachable()
+
+
+def _slots(func: Function, cache: dict) -> Iterator[tuple[int, object]]:
+    sec = func.section
+    if sec.index not in cache:
+        cache[sec.index] = sec.slots()
+    slots = cache[sec.index]
+    return zip(slots[func.start : func.start + func.count], func.insns)
+
+
+def text_listing(obj: Object, prog: str | None = None) -> Iterator[str]:
+    """Lines of a listing per function with source lines interleaved (like bpftool's linum dump)."""
+    cache: dict = {}
+    for func in select_functions(obj, prog):
+        kind = f"program, type {func.prog_type or 'unknown'}" if func.is_program else "subprogram"
+        if not func.is_program:
+            kind = ("global " if func.is_global else "static ") + kind
+        yield f"{func.name} ({kind}, section {func.section.name}):"
+        positions = function_positions(obj, func)
+        last = None
+        for (slot, insn), pos in zip(_slots(func, cache), positions):
+            if insn.line is not None and pos is not None and pos != last:
+                yield f"; {pos.text.strip()} @ {pos}"
+                last = pos
+            note = annotation(insn)
+            yield f"{slot:>6}: {insn.text()}" + (f"\t# {note}" if note else "")
+        yield ""
+
+
+def json_listing(obj: Object, prog: str | None = None) -> dict:
+    """{"instructions": [...]} with section, slot index, bytes, objdump text, function and source."""
+    records, cache = [], {}
+    for func in select_functions(obj, prog):
+        for (slot, insn), pos in zip(_slots(func, cache), function_positions(obj, func)):
+            rec = {
+                "section": func.section.name,
+                "index": slot,
+                "bytes": insn.encode().hex(),
+                "text": insn.text(),
+                "function": func.name,
+            }
+            note = annotation(insn)
+            if insn.ref is not None:
+                rec["ref"] = {"kind": insn.ref.kind.name.lower(), "name": insn.ref.name}
+            elif note:
+                rec["helper"] = note.split(" ", 1)[1]
+            if pos is not None:
+                rec["source"] = {"file": pos.file, "line": pos.line, "column": pos.column}
+            records.append(rec)
+    return {"instructions": records}

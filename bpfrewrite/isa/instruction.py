@@ -1,0 +1,335 @@
+"""One BPF instruction with its raw fields, its meaning as properties, and its metadata.
+
+Decoding keeps every raw field (including the second slot of an ld_imm64), so encoding what was
+decoded gives the same bytes back, whatever the bytes were. Only little-endian objects are handled:
+the low nibble of the registers byte is dst.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.isa.opcodes import (
+    CALL,
+    CALLX,
+    EXIT,
+    GOTOL,
+    JA,
+    LD_IMM64,
+    MAY_GOTO,
+    MOV64_IMM,
+    Atomic,
+    Class,
+    Mode,
+)
+from bpfrewrite.isa.text import format_instruction
+
+# code, registers (src << 4 | dst), off, imm: one 8-byte slot, little-endian.
+_SLOT = struct.Struct("<BBhi")
+_SLOT_ENCODE = struct.Struct("<BBHI")
+_ARGS = frozenset({1, 2, 3, 4, 5})
+_CALL_DEFS = frozenset({0, 1, 2, 3, 4, 5})
+
+
+@dataclass(eq=False)
+class Instruction:
+    """A BPF instruction (one slot, or two for ld_imm64) plus the metadata attached to it."""
+
+    code: int
+    dst: int
+    src: int
+    off: int
+    imm: int
+    imm2: int = 0
+    pad: bytes = b"\0\0\0\0"
+    ref: object = None
+    line: object = None
+    func: object = None
+    core: list = field(default_factory=list)
+
+    # ----- constructors -------------------------------------------------------------------
+    @classmethod
+    def mov64_imm(cls, dst: int, imm: int) -> "Instruction":
+        """`dst = imm` (ALU64 MOV K; imm is sign-extended to 64 bits)."""
+        return cls(MOV64_IMM, dst, 0, 0, imm)
+
+    @classmethod
+    def ja(cls, off: int) -> "Instruction":
+        """`goto +off` (offset in slots relative to the next slot)."""
+        return cls(JA, 0, 0, off, 0)
+
+    @classmethod
+    def exit(cls) -> "Instruction":
+        """`exit`."""
+        return cls(EXIT, 0, 0, 0, 0)
+
+    @classmethod
+    def call_helper(cls, helper_id: int) -> "Instruction":
+        """`call helper_id` (a helper call, src 0)."""
+        return cls(CALL, 0, 0, 0, helper_id)
+
+    @classmethod
+    def ld_imm64(cls, dst: int, value: int, src: int = 0) -> "Instruction":
+        """`dst = value ll` with the given pseudo src_reg kind."""
+        lo = value & 0xFFFFFFFF
+        hi = (value >> 32) & 0xFFFFFFFF
+        return cls(LD_IMM64, dst, src, 0, _s32(lo), _s32(hi))
+
+    # ----- encoding -----------------------------------------------------------------------
+    @property
+    def width(self) -> int:
+        """Number of 8-byte slots: 2 for ld_imm64, else 1."""
+        return 2 if self.code == LD_IMM64 else 1
+
+    def encode(self) -> bytes:
+        """The instruction's 8 (or 16, for ld_imm64) bytes."""
+        first = _pack(self.code, self.dst, self.src, self.off, self.imm)
+        if self.code != LD_IMM64:
+            return first
+        if len(self.pad) != 4:
+            raise ValueError(f"ld_imm64 pad must be 4 bytes, got {len(self.pad)}")
+        return first + bytes(self.pad) + _imm_bytes(self.imm2)
+
+    def copy(self) -> "Instruction":
+        """A shallow copy: same metadata objects, its own CO-RE list."""
+        return Instruction(
+            self.code, self.dst, self.src, self.off, self.imm, self.imm2, self.pad,
+            self.ref, self.line, self.func, list(self.core),
+        )
+
+    def text(self) -> str:
+        """The instruction as llvm-objdump-19 prints it (tabs as single spaces), or `<unknown>`."""
+        return format_instruction(self)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    # ----- meaning ------------------------------------------------------------------------
+    @property
+    def klass(self) -> int:
+        """The instruction class (opcodes.Class value)."""
+        return self.code & 0x07
+
+    @property
+    def is_alu(self) -> bool:
+        """ALU or ALU64 class."""
+        return self.code & 0x07 in (Class.ALU, Class.ALU64)
+
+    @property
+    def is_jmp(self) -> bool:
+        """JMP or JMP32 class (includes call, exit, may_goto)."""
+        return self.code & 0x07 in (Class.JMP, Class.JMP32)
+
+    @property
+    def is_ld_imm64(self) -> bool:
+        """The two-slot 64-bit immediate load (opcode 0x18)."""
+        return self.code == LD_IMM64
+
+    @property
+    def imm64(self) -> int:
+        """The 64-bit immediate of an ld_imm64, signed."""
+        value = (self.imm2 & 0xFFFFFFFF) << 32 | (self.imm & 0xFFFFFFFF)
+        return value - (1 << 64) if value >> 63 else value
+
+    @imm64.setter
+    def imm64(self, value: int) -> None:
+        self.imm = _s32(value & 0xFFFFFFFF)
+        self.imm2 = _s32((value >> 32) & 0xFFFFFFFF)
+
+    @property
+    def is_call(self) -> bool:
+        """A call: helper, bpf-to-bpf, kfunc, or the register-indirect callx."""
+        return self.code == CALL or self.code == CALLX
+
+    @property
+    def is_helper_call(self) -> bool:
+        """`call imm` with src 0: imm is a helper id."""
+        return self.code == CALL and self.src == 0
+
+    @property
+    def is_pseudo_call(self) -> bool:
+        """bpf-to-bpf call (src 1): imm is the callee's slot offset from the next slot."""
+        return self.code == CALL and self.src == 1
+
+    @property
+    def is_kfunc_call(self) -> bool:
+        """kfunc call (src 2): imm is a BTF id."""
+        return self.code == CALL and self.src == 2
+
+    @property
+    def is_exit(self) -> bool:
+        """`exit`."""
+        return self.code == EXIT
+
+    @property
+    def is_may_goto(self) -> bool:
+        """`may_goto` (opcode 0xe5): jumps when the kernel's loop budget runs out."""
+        return self.code == MAY_GOTO
+
+    @property
+    def is_cond_jump(self) -> bool:
+        """A compare-and-jump (`if ... goto`), JMP or JMP32; may_goto is not one."""
+        return self.code & 0x07 in (Class.JMP, Class.JMP32) and (self.code & 0xF0) in _COND_OPS
+
+    @property
+    def is_uncond_jump(self) -> bool:
+        """`goto` (JMP|JA, offset in off) or `gotol` (JMP32|JA, offset in imm)."""
+        return self.code == JA or self.code == GOTOL
+
+    @property
+    def is_branch(self) -> bool:
+        """Any jump to a target: conditional, unconditional, may_goto (not call or exit)."""
+        return self.is_uncond_jump or self.code == MAY_GOTO or self.is_cond_jump
+
+    @property
+    def branch_offset(self) -> int:
+        """Target in slots relative to the next slot (`imm` for gotol, else `off`)."""
+        return self.imm if self.code == GOTOL else self.off
+
+    @property
+    def is_load(self) -> bool:
+        """A memory load into a register: LDX (MEM, MEMSX) or legacy LD ABS/IND."""
+        cls = self.code & 0x07
+        if cls == Class.LDX:
+            return True
+        return cls == Class.LD and (self.code & 0xE0) in (Mode.ABS, Mode.IND)
+
+    @property
+    def is_store(self) -> bool:
+        """A plain memory store: ST or STX with MEM mode (atomics are is_atomic)."""
+        return self.code & 0x07 in (Class.ST, Class.STX) and (self.code & 0xE0) == Mode.MEM
+
+    @property
+    def is_atomic(self) -> bool:
+        """STX|ATOMIC: add/and/or/xor (with or without fetch), xchg, cmpxchg, load-acquire, store-release."""
+        return self.code & 0x07 == Class.STX and (self.code & 0xE0) == Mode.ATOMIC
+
+    def defs(self) -> set[int]:
+        """Registers this instruction writes (calls clobber r0-r5)."""
+        code = self.code
+        cls = code & 0x07
+        if cls in (Class.ALU, Class.ALU64):
+            return {self.dst}
+        if cls == Class.LDX:
+            return {self.dst}
+        if cls == Class.LD:
+            if code == LD_IMM64:
+                return {self.dst}
+            if code & 0xE0 in (Mode.ABS, Mode.IND):
+                return set(_CALL_DEFS)  # the kernel calls a helper-like routine: r0 result, r1-r5 clobbered
+            return set()
+        if cls == Class.STX and code & 0xE0 == Mode.ATOMIC:
+            op = self.imm
+            if op == Atomic.CMPXCHG:
+                return {0}
+            if op == Atomic.LOAD_ACQ:
+                return {self.dst}
+            if op == Atomic.STORE_REL:
+                return set()
+            return {self.src} if op & Atomic.FETCH else set()
+        if code == CALL or code == CALLX:
+            return set(_CALL_DEFS)
+        return set()
+
+    def uses(self) -> set[int]:
+        """Registers this instruction reads (calls conservatively read r1-r5; exit reads r0)."""
+        code = self.code
+        cls = code & 0x07
+        x = code & 0x08
+        if cls in (Class.ALU, Class.ALU64):
+            op = code & 0xF0
+            if op == 0xB0:  # mov
+                return {self.src} if x else set()
+            if op in (0x80, 0xD0):  # neg, byte swaps: one operand
+                return {self.dst}
+            return {self.dst, self.src} if x else {self.dst}
+        if cls == Class.LDX:
+            return {self.src}
+        if cls == Class.LD:
+            mode = code & 0xE0
+            if mode == Mode.ABS:
+                return {6}  # the skb is implicitly r6
+            if mode == Mode.IND:
+                return {6, self.src}
+            return set()
+        if cls == Class.ST:
+            return {self.dst}
+        if cls == Class.STX:
+            if code & 0xE0 == Mode.ATOMIC:
+                if self.imm == Atomic.LOAD_ACQ:
+                    return {self.src}
+                if self.imm == Atomic.CMPXCHG:
+                    return {self.dst, self.src, 0}
+            return {self.dst, self.src}
+        # JMP / JMP32
+        if code == CALL:
+            return set(_ARGS)
+        if code == CALLX:
+            return set(_ARGS) | {self.dst}
+        if code == EXIT:
+            return {0}
+        if self.is_cond_jump:
+            return {self.dst, self.src} if x else {self.dst}
+        return set()
+
+
+# Compare-and-jump operations (JEQ..JSLE including JSET; excludes JA, CALL, EXIT, JCOND).
+_COND_OPS = frozenset({0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xA0, 0xB0, 0xC0, 0xD0})
+
+
+def _s32(value: int) -> int:
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def _imm_bytes(imm: int) -> bytes:
+    if not -(1 << 31) <= imm < (1 << 32):
+        raise ValueError(f"imm {imm} does not fit in 32 bits")
+    return (imm & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+def _pack(code: int, dst: int, src: int, off: int, imm: int) -> bytes:
+    if not (0 <= dst <= 15 and 0 <= src <= 15):
+        raise ValueError(f"register out of range: dst={dst} src={src}")
+    if not -(1 << 15) <= off < (1 << 16):
+        raise ValueError(f"off {off} does not fit in 16 bits")
+    if not -(1 << 31) <= imm < (1 << 32):
+        raise ValueError(f"imm {imm} does not fit in 32 bits")
+    return _SLOT_ENCODE.pack(code, src << 4 | dst, off & 0xFFFF, imm & 0xFFFFFFFF)
+
+
+def decode(data: bytes) -> list[Instruction]:
+    """Decode a section's bytes into instructions (an ld_imm64 becomes one instruction)."""
+    if len(data) % 8:
+        raise BpfrewriteError(f"BPF code length {len(data)} is not a multiple of 8 bytes")
+    out: list[Instruction] = []
+    append = out.append
+    slots = _SLOT.iter_unpack(data)
+    pos = 0
+    for code, regs, off, imm in slots:
+        if code == LD_IMM64:
+            second = next(slots, None)
+            if second is None:
+                raise BpfrewriteError(
+                    f"ld_imm64 at byte offset {pos} is truncated: its second 8-byte slot is missing"
+                )
+            append(Instruction(code, regs & 0xF, regs >> 4, off, imm, second[3], data[pos + 8 : pos + 12]))
+            pos += 16
+        else:
+            append(Instruction(code, regs & 0xF, regs >> 4, off, imm))
+            pos += 8
+    return out
+
+
+def encode(insns: Iterable[Instruction]) -> bytes:
+    """Encode instructions back to bytes."""
+    return b"".join([insn.encode() for insn in insns])
+
+
+def iter_slots(insns: Iterable[Instruction]) -> Iterator[tuple[int, int, Instruction]]:
+    """Yield (list index, slot offset, instruction) for each instruction."""
+    slot = 0
+    for index, insn in enumerate(insns):
+        yield index, slot, insn
+        slot += 2 if insn.code == LD_IMM64 else 1

@@ -1,0 +1,38 @@
+"""Patch an object file: read, add fast-path twins, write atomically after checking the result."""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+from bpfrewrite.errors import BpfrewriteError
+
+
+def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = False):
+    """Write src with fast-path twins to dst; with strict, write nothing if a twin has problems."""
+    from bpfrewrite.elf.reader import parse_object, read_object
+    from bpfrewrite.elf.writer import serialize, write_object
+    from passes.transforms.fastpath import make_twins
+
+    obj = read_object(src)
+    result = make_twins(obj)
+    if strict and result.problems:
+        return result
+    data = serialize(obj)
+    try:  # the output must read back as a valid object before it replaces anything
+        parse_object(data, str(dst))
+    except BpfrewriteError as exc:
+        raise BpfrewriteError(f"internal error: the patched object does not read back ({exc})") from None
+    write_object(obj, dst, data=data)
+    return result
+
+
+def render_report(result) -> Iterator[str]:
+    """The site decisions as an aligned text table."""
+    rows = [("FUNCTION", "SLOT", "ACTION", "CALLEE", "VALUE", "REASON")]
+    for s in result.sites:
+        rows.append((s.twin, str(s.slot), s.action, s.callee or "-", "-" if s.value is None else str(s.value), s.reason))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        yield "  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5]
+    yield ""
+    yield f"{len(result.pairs)} twins, {len(result.sites)} sites, {len(result.problems)} problems"

@@ -1,0 +1,70 @@
+"""Shared fixtures: whether the kernel lets us load BPF (`kernel`) and compiling BPF C (`compile_bpf`).
+
+Tests that need a tool or privilege this machine lacks are skipped with the reason, unless
+BPFREWRITE_REQUIRE_KERNEL=1 (CI sets it in .ci/run): then they fail, so CI cannot pass by skipping.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TESTDATA = REPO / "testdata"
+CLANG = "clang-19"
+BPF_CFLAGS = (
+    "-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86",
+    "-I/usr/include/x86_64-linux-gnu", f"-I{TESTDATA / 'include'}",
+)  # fmt: skip
+
+
+def unavailable(reason: str) -> None:
+    """Skip the current test for `reason`, or fail it when the environment requires the kernel."""
+    if os.environ.get("BPFREWRITE_REQUIRE_KERNEL") == "1":
+        pytest.fail(f"{reason} (BPFREWRITE_REQUIRE_KERNEL=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+@lru_cache(maxsize=1)
+def _kernel_unavailable_reason() -> str | None:
+    from bpfrewrite.kernel.libbpf import probe_load
+
+    return probe_load()
+
+
+@pytest.fixture(scope="session")
+def kernel() -> None:
+    """Require a kernel that lets this process load BPF programs (checked once per session)."""
+    reason = _kernel_unavailable_reason()
+    if reason is not None:
+        unavailable(f"cannot load BPF programs here: {reason}")
+
+
+def _compile_bpf(directory: Path, source: str, name: str) -> Path:
+    """Compile C `source` to `directory/<name>.bpf.o` with clang-19 and the project's BPF flags."""
+    if shutil.which(CLANG) is None:
+        unavailable(f"{CLANG} not installed")
+    src = directory / f"{name}.bpf.c"
+    obj = directory / f"{name}.bpf.o"
+    src.write_text(source)
+    # Compile from inside `directory` so the object's line info names just "<name>.bpf.c".
+    proc = subprocess.run(
+        [CLANG, *BPF_CFLAGS, "-c", src.name, "-o", obj.name],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"{CLANG} failed on {src.name}:\n{proc.stderr}", pytrace=False)
+    return obj
+
+
+@pytest.fixture
+def compile_bpf() -> Callable[[Path, str, str], Path]:
+    """compile_bpf(tmp_path, source, name) -> Path of the compiled <name>.bpf.o."""
+    return _compile_bpf
