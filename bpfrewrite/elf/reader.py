@@ -307,7 +307,9 @@ def _classify(obj: Object, code: Section, insn, reloc: Relocation) -> Reference:
     sec_name = _section_name(obj, sym.shndx)
     where = f"{code.name}: relocation against {sym.name or sec_name or 'symbol'}"
     if insn.is_call:
-        if insn.is_kfunc_call or (sym.shndx == SHN_UNDEF and not insn.is_pseudo_call):
+        # clang emits a kfunc call as `call -1` with src_reg 1 against an undefined symbol;
+        # libbpf turns it into src_reg 2 (BPF_PSEUDO_KFUNC_CALL) when it resolves the extern.
+        if insn.is_kfunc_call or sym.shndx == SHN_UNDEF:
             return Reference(RefKind.KFUNC, sym.name, reloc)
         if insn.is_pseudo_call:
             if sec_name != ".text":
@@ -345,7 +347,7 @@ def _is_kconfig(obj: Object, name: str) -> bool:
     sec_id = btf.find(BtfKind.DATASEC, ".kconfig")
     if sec_id is None:
         return False
-    return any(btf.name(v[0]) == name for v in btf.types[sec_id].vars)
+    return any(btf.name(v.type) == name for v in btf.types[sec_id].datasec_vars)
 
 
 def _target(obj: Object, shndx: int, slot: int, where: str) -> Function:
@@ -426,7 +428,7 @@ def _maps(obj: Object) -> list[Map]:
         from bpfrewrite.btf.types import BtfKind
 
         sec_id = btf.find(BtfKind.DATASEC, ".maps")
-        for var_id, _off, _size in btf.types[sec_id].vars if sec_id is not None else ():
+        for var_id, _off, _size in btf.types[sec_id].datasec_vars if sec_id is not None else ():
             var = btf.types[var_id]
             d = btf.map_def(var.size_or_type)
             out.append(

@@ -222,16 +222,18 @@ class _Writer:
                 if recs:
                     table[name_off] = recs
         ext.func_info, ext.line_info, ext.core_relos = func, line, core
-        self.data[ext_sec.index] = ext.serialize()
-        self._btf_ext_relocations(ext, sym_index, by_name)
+        blob = self.data[ext_sec.index] = ext.serialize()
+        self._btf_ext_relocations(blob, sym_index, by_name)
 
-    def _btf_ext_relocations(self, ext, sym_index: dict[int, int], by_name: dict[str, Section]) -> None:
+    def _btf_ext_relocations(self, blob: bytes, sym_index: dict[int, int], by_name: dict[str, Section]) -> None:
+        from bpfrewrite.btf.ext import record_offsets
+
         rel = next((s for s in self.sections if s.type == SHT_REL and s.info == self.obj.section(".BTF.ext").index), None)
         if rel is None:
             return
         section_syms = {s.shndx: s for s in self.obj.symbols if s.type == STT_SECTION}
         entries = []
-        for pos, name_off in ext.record_offsets():
+        for pos, name_off in record_offsets(blob):
             code = by_name[self.obj.btf.strings.get(name_off)]
             sym = section_syms.get(code.index)
             if sym is None:

@@ -190,11 +190,12 @@ class Instruction:
 
     @property
     def is_load(self) -> bool:
-        """A memory load into a register: LDX (MEM, MEMSX) or legacy LD ABS/IND."""
+        """A memory load into a register: LDX (MEM, MEMSX) or legacy LD ABS/IND (not ld_imm64)."""
         cls = self.code & 0x07
+        mode = self.code & 0xE0
         if cls == Class.LDX:
-            return True
-        return cls == Class.LD and (self.code & 0xE0) in (Mode.ABS, Mode.IND)
+            return _is_ldx_mem(self.code)
+        return cls == Class.LD and mode in (Mode.ABS, Mode.IND)
 
     @property
     def is_store(self) -> bool:
@@ -207,18 +208,19 @@ class Instruction:
         return self.code & 0x07 == Class.STX and (self.code & 0xE0) == Mode.ATOMIC
 
     def defs(self) -> set[int]:
-        """Registers this instruction writes (calls clobber r0-r5)."""
+        """Registers this instruction writes (calls clobber r0-r5); empty for invalid encodings."""
         code = self.code
         cls = code & 0x07
         if cls in (Class.ALU, Class.ALU64):
-            return {self.dst}
+            return {self.dst} if code & 0xF0 < 0xE0 else set()
         if cls == Class.LDX:
-            return {self.dst}
+            return {self.dst} if _is_ldx_mem(code) else set()
         if cls == Class.LD:
             if code == LD_IMM64:
                 return {self.dst}
             if code & 0xE0 in (Mode.ABS, Mode.IND):
-                return set(_CALL_DEFS)  # the kernel calls a helper-like routine: r0 result, r1-r5 clobbered
+                # the kernel treats these like a helper call: result in r0, r1-r5 clobbered
+                return set(_CALL_DEFS)
             return set()
         if cls == Class.STX and code & 0xE0 == Mode.ATOMIC:
             op = self.imm
@@ -226,9 +228,9 @@ class Instruction:
                 return {0}
             if op == Atomic.LOAD_ACQ:
                 return {self.dst}
-            if op == Atomic.STORE_REL:
-                return set()
-            return {self.src} if op & Atomic.FETCH else set()
+            if op in _FETCH_OPS:
+                return {self.src}
+            return set()
         if code == CALL or code == CALLX:
             return set(_CALL_DEFS)
         return set()
@@ -240,29 +242,36 @@ class Instruction:
         x = code & 0x08
         if cls in (Class.ALU, Class.ALU64):
             op = code & 0xF0
+            if op >= 0xE0:
+                return set()
             if op == 0xB0:  # mov
                 return {self.src} if x else set()
             if op in (0x80, 0xD0):  # neg, byte swaps: one operand
                 return {self.dst}
             return {self.dst, self.src} if x else {self.dst}
+        mode = code & 0xE0
         if cls == Class.LDX:
-            return {self.src}
+            return {self.src} if _is_ldx_mem(code) else set()
         if cls == Class.LD:
-            mode = code & 0xE0
             if mode == Mode.ABS:
                 return {6}  # the skb is implicitly r6
             if mode == Mode.IND:
                 return {6, self.src}
             return set()
         if cls == Class.ST:
-            return {self.dst}
+            return {self.dst} if mode == Mode.MEM else set()
         if cls == Class.STX:
-            if code & 0xE0 == Mode.ATOMIC:
-                if self.imm == Atomic.LOAD_ACQ:
-                    return {self.src}
-                if self.imm == Atomic.CMPXCHG:
-                    return {self.dst, self.src, 0}
-            return {self.dst, self.src}
+            if mode == Mode.MEM:
+                return {self.dst, self.src}
+            if mode != Mode.ATOMIC:
+                return set()
+            if self.imm == Atomic.LOAD_ACQ:
+                return {self.src}
+            if self.imm == Atomic.CMPXCHG:
+                return {self.dst, self.src, 0}
+            if self.imm in _NOFETCH_OPS or self.imm in _FETCH_OPS or self.imm == Atomic.STORE_REL:
+                return {self.dst, self.src}
+            return set()
         # JMP / JMP32
         if code == CALL:
             return set(_ARGS)
@@ -275,6 +284,15 @@ class Instruction:
         return set()
 
 
+def _is_ldx_mem(code: int) -> bool:
+    # MEMSX has no 8-byte form: sign-extending a 64-bit load would be a plain load.
+    mode = code & 0xE0
+    return mode == Mode.MEM or (mode == Mode.MEMSX and code & 0x18 != 0x18)
+
+
+_NOFETCH_OPS = frozenset({Atomic.ADD, Atomic.OR, Atomic.AND, Atomic.XOR})
+# Operations that write the old memory value back to src (cmpxchg writes r0 instead).
+_FETCH_OPS = frozenset({op | Atomic.FETCH for op in _NOFETCH_OPS} | {Atomic.XCHG})
 # Compare-and-jump operations (JEQ..JSLE including JSET; excludes JA, CALL, EXIT, JCOND).
 _COND_OPS = frozenset({0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xA0, 0xB0, 0xC0, 0xD0})
 

@@ -177,7 +177,7 @@ def _rewrite_calls(orig: Function, twin: Function, result: PatchResult) -> None:
         if insn.is_helper_call:
             entry = helper(insn.imm)
             callee = entry.name if entry else f"helper#{insn.imm}"
-        elif insn.is_kfunc_call and insn.ref is not None:
+        elif insn.ref is not None and insn.ref.kind == RefKind.KFUNC:
             entry = kfunc(insn.ref.name)
             callee = insn.ref.name
         elif insn.is_may_goto:
@@ -204,25 +204,16 @@ def _rewrite_calls(orig: Function, twin: Function, result: PatchResult) -> None:
 
 def _iteration_callbacks(obj: Object, am) -> dict[Function, str]:
     """Functions passed as callbacks to iterating helpers, with the helper's name."""
-    from bpfrewrite.kernel.table import Role, helper, kfunc
+    from bpfrewrite.kernel.table import Role, helper_by_name, kfunc
     from passes.analysis.callgraph import CallGraph
 
     graph = am.get(CallGraph, obj)
     out: dict[Function, str] = {}
     for edge in graph.callback_edges():
-        entry = helper_or_kfunc(edge.via, helper, kfunc)
+        entry = (helper_by_name(edge.via) or kfunc(edge.via)) if edge.via else None
         if entry is not None and Role.ITERATE in entry.roles:
             out[edge.callee] = entry.name
     return out
-
-
-def helper_or_kfunc(name: str | None, helper, kfunc):
-    """The table entry for a helper or kfunc name (callgraph edges name the consumer)."""
-    if name is None:
-        return None
-    from bpfrewrite.kernel.table import helper_by_name
-
-    return helper_by_name(name) or kfunc(name)
 
 
 def _force_callback_stop(obj: Object, am, orig: Function, twin: Function, via: str, result: PatchResult) -> None:

@@ -1,0 +1,4 @@
+"""`python -m bpfrewrite` runs the CLI."""
+from bpfrewrite.cli import main
+
+main()
