@@ -1,7 +1,9 @@
-/* find_vma.bpf.c - fentry program calling bpf_find_vma with a callback.
+/* find_vma.bpf.c - BTF-enabled tracing program calling bpf_find_vma with a callback.
  *
- * Exercises: SEC("fentry/do_nanosleep") (BTF-typed arguments via BPF_PROG; libbpf
- * resolves the target in /sys/kernel/btf/vmlinux at load time); bpf_get_current_task_btf
+ * Exercises: SEC("tp_btf/sys_enter") (BPF_PROG_TYPE_TRACING with BTF-typed arguments via
+ * BPF_PROG; libbpf resolves the tracepoint's BTF id in /sys/kernel/btf/vmlinux at load
+ * time; the same program type and context as fentry, which this machine refuses to load,
+ * see fentry_bad_eperm.bpf.c); bpf_get_current_task_btf
  * (helper 158, a trusted never-NULL task pointer); bpf_find_vma (helper 180) with a
  * static callback (task, vma, ctx) that records the VMA holding the task's stack start.
  * The callback runs at most once, so bpf_find_vma is not a loop, but it is a callback the
@@ -11,7 +13,7 @@
  * bpf_get_current_task_btf must stay (replacing a never-NULL pointer by 0 is rejected,
  * per the kernel facts file).
  *
- * Load only (fentry programs are not test-run here); never attach it.
+ * Load only (tracing programs are not test-run here); never attach it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -37,8 +39,8 @@ static long record_vma(struct task_struct *task, struct vm_area_struct *vma, voi
 	return 0;
 }
 
-SEC("fentry/do_nanosleep")
-int BPF_PROG(fentry_nanosleep, struct hrtimer_sleeper *t, enum hrtimer_mode mode)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(find_vma_sys_enter, struct pt_regs *regs, long id)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct vma_seen seen = {};

@@ -11,7 +11,10 @@
  *                      kernel's timed may_goto).
  *
  * Fast-path twin: may_goto is itself the exit; the twin should take the may_goto branch
- * at once (e.g. rewrite it to `goto`), so both programs return their "left early" code.
+ * at once, so both programs return their "left early" code. Measured: simply rewriting
+ * the 0xe5 opcode to `goto` (0x05) is REJECTED ("unreachable insn"), because the loop
+ * body becomes dead code; the twin must also remove the code only the fall-through
+ * reached.
  *
  * BPF_PROG_TEST_RUN (64 zero bytes):
  *   may_goto_long:   0x3100 (12544) when the count reached the bound,

@@ -2,8 +2,8 @@
  *
  * Exercises: BPF_MAP_TYPE_USER_RINGBUF (one page) and bpf_user_ringbuf_drain
  * (helper 209) with a static callback (struct bpf_dynptr *, ctx) that reads each sample
- * through bpf_dynptr_read (helper 201). The callback returns 0 to continue; drain visits
- * at most max_samples samples per call (flag 0 means the kernel's default bound).
+ * through bpf_dynptr_read (helper 201). The callback returns 0 to continue; the kernel
+ * caps one drain at BPF_MAX_USER_RINGBUF_SAMPLES (128Ki) samples.
  *
  * Fast-path twin: the drain is bounded but can run long when user space floods the ring;
  * the twin should stop it early: the callback's `r0 = 0` becomes `r0 = 1` (stop after the
@@ -11,7 +11,8 @@
  *
  * BPF_PROG_TEST_RUN (64 zero bytes): 0xf100 (61696) when drain returned without error
  * (the ring is empty in a test run, so it drains 0 samples); 0xf1ee (61934) when drain
- * returned an error.
+ * returned an error. A twin with `r0 = 0` in place of the drain also returns 0xf100
+ * (measured), so this program cannot tell the twin from an empty ring.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
