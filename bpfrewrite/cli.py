@@ -42,7 +42,8 @@ _register_commands()
 def main() -> None:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns typer.Exit's code instead of raising it.
+        code = app(standalone_mode=False)
     except BpfrewriteError as exc:
         print(f"bpfrewrite: error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -63,4 +64,4 @@ def main() -> None:
             print(f"bpfrewrite: error: {exc.format_message()}", file=sys.stderr)
             sys.exit(2)
         raise
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

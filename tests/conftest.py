@@ -1,4 +1,4 @@
-"""Shared fixtures: whether the kernel lets us load BPF (`kernel`) and compiling BPF C (`compile_bpf`).
+"""Shared fixtures: can this process load BPF (`kernel`), and compiling BPF C (`compile_bpf`).
 
 Tests that need a tool or privilege this machine lacks are skipped with the reason, unless
 BPFREWRITE_REQUIRE_KERNEL=1 (CI sets it in .ci/run): then they fail, so CI cannot pass by skipping.

@@ -1,4 +1,4 @@
-"""`bpfrewrite verify`: load each program through the system's libbpf and report the verifier's verdict."""
+"""`bpfrewrite verify`: load each program through the system's libbpf; report the verdicts."""
 from __future__ import annotations
 
 import json
@@ -24,10 +24,10 @@ def register(app: typer.Typer) -> None:
 
 def verify(
     obj: Path = typer.Argument(..., help="A clang-built BPF object (.bpf.o).", show_default=False),
-    prog: Optional[str] = typer.Option(None, "--prog", help="Only this program (by function name)."),
-    run: bool = typer.Option(False, "--run", help="Test-run accepted programs (BPF_PROG_TEST_RUN)."),
+    prog: Optional[str] = typer.Option(None, "--prog", help="Only this program (function name)."),
+    run: bool = typer.Option(False, "--run", help="Test-run accepted programs (PROG_TEST_RUN)."),
     data: Optional[Path] = typer.Option(
-        None, "--data", help="Test-run input: a packet (default 64 zero bytes), or raw_tp arguments."
+        None, "--data", help="Test-run input: a packet (default 64 zero bytes) or raw_tp args."
     ),
     repeat: int = typer.Option(1, "--repeat", help="Runs per program; the duration is their mean."),
     fmt: str = typer.Option("text", "--format", help="Output format: text or json."),
@@ -148,7 +148,8 @@ def render_text(results: list[ProgResult], run: bool) -> str:
         out.append(line(row) + (f"  ({twin_note})" if twin_note else ""))
         out.extend(f"    {n}" for n in extra)
     rejected = sum(not r.accepted for r in results)
-    out.append(f"{len(results)} program(s): {len(results) - rejected} accepted, {rejected} rejected")
+    accepted = len(results) - rejected
+    out.append(f"{len(results)} program(s): {accepted} accepted, {rejected} rejected")
     return "\n".join(out) + "\n"
 
 

@@ -245,7 +245,8 @@ class Program:
     def set_log(self, buf: ctypes.Array, level: int) -> None:
         """Give the verifier a log buffer for this program; level 0 logs only on failure."""
         lib = library()
-        _check(lib.bpf_program__set_log_buf(self.handle, ctypes.addressof(buf), len(buf)), "set log")
+        address = ctypes.addressof(buf)
+        _check(lib.bpf_program__set_log_buf(self.handle, address, len(buf)), "set log")
         _check(lib.bpf_program__set_log_level(self.handle, level), "set log level")
 
     @property
@@ -345,7 +346,8 @@ def run_program(fd: int, data: bytes | None, ctx: bytes | None, repeat: int) -> 
     if ret < 0:
         raise OSError(-ret, os.strerror(-ret))
     # raw_tp and syscall runs take repeat=0 and report no duration.
-    return RunResult(retval=ctypes.c_int32(opts.retval).value, duration_ns=opts.duration if repeat else None)
+    retval = ctypes.c_int32(opts.retval).value  # tc actions are signed (TC_ACT_UNSPEC is -1)
+    return RunResult(retval=retval, duration_ns=opts.duration if repeat else None)
 
 
 # r0 = 0; exit  (struct bpf_insn: code, dst|src<<4, off, imm)

@@ -21,8 +21,8 @@ ETH_HLEN = 14
 DEFAULT_PACKET = bytes(64)
 LOG_TAIL_LINES = 20
 
-# Large enough for the tail of a long rejection: since Linux 6.4 the verifier log rotates, keeping the
-# end (where the error is) when it overflows.
+# Large enough for the tail of a long rejection: since Linux 6.4 the verifier log rotates,
+# keeping the end (where the error is) when it overflows.
 _LOG_SIZE = 4 << 20
 
 # Program types whose BPF_PROG_TEST_RUN takes a packet in data_in (net/bpf/test_run.c); the kernel
@@ -67,7 +67,7 @@ class ProgResult:
 
 
 def check_bpf_elf(path: Path) -> None:
-    """Raise BpfrewriteError unless `path` is a readable 64-bit little-endian BPF relocatable ELF."""
+    """Raise BpfrewriteError unless `path` is a readable 64-bit little-endian BPF ELF object."""
     if not path.exists():
         raise BpfrewriteError(f"{path}: no such file")
     if not path.is_file():
@@ -96,7 +96,7 @@ def verify_object(
     data: bytes | None = None,
     repeat: int = 1,
 ) -> list[ProgResult]:
-    """Load every program of the object (or only `prog`) and, with `run`, test-run the accepted ones."""
+    """Load the object's programs (or only `prog`); with `run`, test-run the accepted ones."""
     path = Path(path)
     check_bpf_elf(path)
     if repeat < 1:
@@ -106,14 +106,16 @@ def verify_object(
         if not programs:
             raise BpfrewriteError(f"{path}: no BPF programs in it")
         names = [name for name, _ in programs]
+        sections = dict(programs)
         if prog is not None:
             if prog not in names:
-                raise BpfrewriteError(f"{path}: no program named {prog!r} (it has: {', '.join(names)})")
+                have = ", ".join(names)
+                raise BpfrewriteError(f"{path}: no program named {prog!r} (it has: {have})")
             programs = [(name, section) for name, section in programs if name == prog]
-        results = [
-            _verify_one(path, name, section, run, data, repeat, messages)
-            for name, section in programs
-        ]
+        wanted = [name for name, _ in programs]
+        loader = _Loader(path, sections, wanted, messages, run, data, repeat)
+        by_name = loader.load_all()
+    results = [by_name[name] for name in wanted]
     for result in results:
         original = result.name[: -len(TWIN_SUFFIX)]
         if result.name.endswith(TWIN_SUFFIX) and original in names:
@@ -132,66 +134,141 @@ def _open(path: Path, messages: list[str]) -> libbpf.BpfObject:
         return libbpf.BpfObject(path)
     except BpfrewriteError:
         # libbpf's own warning names the broken part (BTF, relocation, section) better than errno.
-        detail = _libbpf_reason(messages)
+        detail = _libbpf_reason(messages, None)
         if detail:
             raise BpfrewriteError(f"{path}: libbpf cannot open it: {detail}") from None
         raise
 
 
-def _verify_one(
-    path: Path,
-    name: str,
-    section: str,
-    run: bool,
-    data: bytes | None,
-    repeat: int,
-    messages: list[str],
-) -> ProgResult:
-    log = ctypes.create_string_buffer(_LOG_SIZE)
-    with _open(path, messages) as obj:
-        target = None
-        for program in obj.programs():
-            program.set_autoload(program.name == name)
-            if program.name == name:
-                target = program
-        assert target is not None, f"program {name} vanished between two opens"
-        # Level 0: libbpf loads without a log and retries at level 1 into our buffer only on
-        # failure (libbpf.c, bpf_object_load_prog), so accepted programs never overflow it.
-        target.set_log(log, 0)
-        del messages[:]
-        err = obj.load()
-        text = log.value.decode("utf-8", "replace")
-        if err:
-            if not text.strip() and err == errno.EPERM:
-                raise BpfrewriteError(libbpf.PERMISSION_MESSAGE)
-            return _rejected(name, section, text, err, messages)
+_KERNEL_REFUSED = "BPF program load failed: "  # libbpf's words for a failed BPF_PROG_LOAD
+_PROG_MESSAGE = re.compile(r"^(?:libbpf: )?prog '(?P<name>[^']+)': ")
+
+
+class _Loader:
+    """Loads the wanted programs in as few bpf_object__load calls as the verdicts allow.
+
+    All wanted programs are loaded together; when that fails, the program libbpf names as the
+    failure is recorded as rejected and the rest are loaded again, until they load. A failure
+    no program can be blamed for (a map, BTF or extern) switches to loading one program at a time.
+    Loading together matters: libbpf 1.1 fills program-array slots from every program of the
+    object whether autoloaded or not (bpf_object_init_prog_arrays), so a tail-call entry cannot
+    load without its targets. Verdicts and verified_insns stay per program: the verifier checks
+    each program on its own, and each loaded program has its own fd. For the same reason a
+    single wanted program (--prog) is loaded with the whole object, then reported alone.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        sections: dict[str, str],
+        wanted: list[str],
+        messages: list[str],
+        run: bool,
+        data: bytes | None,
+        repeat: int,
+    ) -> None:
+        self.path = path
+        self.sections = sections
+        self.wanted = wanted
+        self.messages = messages
+        self.run = run
+        self.data = data
+        self.repeat = repeat
+        self.results: dict[str, ProgResult] = {}
+        self._probed = False
+        self._probe_failure: str | None = None
+
+    def load_all(self) -> dict[str, ProgResult]:
+        """A result for every wanted program (and maybe for others loaded alongside)."""
+        pending = list(self.sections)
+        one_at_a_time = False
+        while pending:
+            batch = pending[:1] if one_at_a_time else list(pending)
+            culprit = self._load(batch)
+            if culprit is None:
+                pending = [name for name in pending if name not in batch]
+            elif culprit:
+                pending.remove(culprit)
+            else:
+                one_at_a_time = True
+                pending = [name for name in pending if name in self.wanted]
+        return self.results
+
+    def _load(self, batch: list[str]) -> str | None:
+        """Load `batch`; None if all loaded, else the rejected program's name ("" if unknown)."""
+        log = ctypes.create_string_buffer(_LOG_SIZE)
+        with _open(self.path, self.messages) as obj:
+            programs = {p.name: p for p in obj.programs()}
+            for name, program in programs.items():
+                program.set_autoload(name in batch)
+                if name in batch:
+                    # Level 0: libbpf loads without a log and retries at level 1 only the program
+                    # that failed (libbpf.c, bpf_object_load_prog), and loading stops there, so one
+                    # buffer serves the batch and accepted programs never fill it.
+                    program.set_log(log, 0)
+            del self.messages[:]
+            err = obj.load()
+            if not err:
+                for name in batch:
+                    self.results[name] = self._accepted(name, programs[name], name in self.wanted)
+                return None
+            text = log.value.decode("utf-8", "replace")
+            culprit = self._blame(batch)
+            if culprit is None:
+                if len(batch) > 1:
+                    return ""
+                culprit = batch[0]
+            if err == errno.EPERM and not text.strip():
+                self._check_privileges()
+            self.results[culprit] = self._rejected(culprit, text, err)
+            return culprit
+
+    def _blame(self, batch: list[str]) -> str | None:
+        for message in self.messages:
+            m = _PROG_MESSAGE.match(message)
+            if m and m["name"] in batch:
+                return m["name"]
+        return None
+
+    def _check_privileges(self) -> None:
+        # The kernel answers EPERM both to an unprivileged caller and to some privileged loads
+        # (e.g. trampolines it cannot build), so ask again with a program anyone privileged loads.
+        if not self._probed:
+            self._probe_failure = libbpf.probe_load()
+            self._probed = True
+        if self._probe_failure == libbpf.PERMISSION_MESSAGE:
+            raise BpfrewriteError(libbpf.PERMISSION_MESSAGE)
+
+    def _accepted(self, name: str, program: libbpf.Program, wanted: bool) -> ProgResult:
         result = ProgResult(
             name=name,
-            section=section,
+            section=self.sections[name],
             accepted=True,
-            verified_insns=libbpf.verified_insns(target.fd),
+            verified_insns=libbpf.verified_insns(program.fd),
         )
-        if run:
-            _test_run(result, target, data, repeat)
+        if self.run and wanted:
+            _test_run(result, program, self.data, self.repeat)
         return result
 
-
-def _rejected(name: str, section: str, log: str, err: int, messages: list[str]) -> ProgResult:
-    lines = [line.rstrip() for line in log.splitlines()]
-    message, error_at = _error_message(lines)
-    if message is None:
-        # No verifier log: libbpf refused before the kernel saw the program (relocation, CO-RE,
-        # a missing map or kfunc); its last warning says why.
-        reason = _libbpf_reason(messages)
-        message = f"libbpf: {reason}" if reason else os.strerror(err)
-    return ProgResult(
-        name=name,
-        section=section,
-        accepted=False,
-        message=message,
-        line=_source_line(lines, error_at),
-        log_tail="\n".join(line for line in lines[-LOG_TAIL_LINES:]).strip() or None,
-    )
+    def _rejected(self, name: str, log: str, err: int) -> ProgResult:
+        lines = [line.rstrip() for line in log.splitlines()]
+        message, error_at = _error_message(lines)
+        if message is None:
+            # No verifier log: libbpf or the kernel refused before verification (relocation,
+            # CO-RE, a missing map or kfunc, an attach target); libbpf's first warning says why.
+            reason = _libbpf_reason(self.messages, name) or ""
+            if not reason or reason.startswith(_KERNEL_REFUSED):
+                message = f"the kernel refused it before verification: {os.strerror(err)}"
+            else:
+                message = f"libbpf: {reason}"
+        return ProgResult(
+            name=name,
+            section=self.sections[name],
+            accepted=False,
+            message=message,
+            line=_source_line(lines, error_at),
+            log_tail="\n".join(lines[-LOG_TAIL_LINES:]).strip() or None,
+        )
 
 
 # Lines the verifier prints after the error: statistics, not the reason.
@@ -203,7 +280,7 @@ _MAX_MESSAGE_LINES = 3
 
 
 def _error_message(lines: list[str]) -> tuple[str | None, int]:
-    """The verifier's reason (the lines after the last instruction) and the index where it starts."""
+    """The verifier's reason (lines after the last instruction) and the index where it starts."""
     end = len(lines)
     while end and (not lines[end - 1].strip() or _TRAILER.match(lines[end - 1])):
         end -= 1
@@ -232,13 +309,15 @@ def _source_line(lines: list[str], before: int) -> str | None:
     return None
 
 
-def _libbpf_reason(messages: list[str]) -> str | None:
-    # libbpf warns first about the cause, then adds summaries ("failed to load object ...").
-    for message in messages:
-        text = message.strip().removeprefix("libbpf: ")
-        if text:
-            return text
-    return None
+def _libbpf_reason(messages: list[str], prog: str | None) -> str | None:
+    """libbpf's first warning (about `prog`, if it names one): the cause; later ones summarise."""
+    texts = [m.strip().removeprefix("libbpf: ") for m in messages]
+    if prog is not None:
+        prefix = f"prog '{prog}': "
+        for text in texts:
+            if text.startswith(prefix):
+                return text[len(prefix):]
+    return next((text for text in texts if text), None)
 
 
 def _test_run(result: ProgResult, program: libbpf.Program, data: bytes | None, repeat: int) -> None:

@@ -8,7 +8,7 @@ made, each decided by the helper/kfunc table (bpfrewrite.kernel.table):
 
 - a call the table stubs becomes `r0 = <failure value>` (its relocation dropped, for kfuncs);
 - a call the table keeps stays (releases, unlocks, never-NULL pointers, iterator set-up);
-- `may_goto` becomes `goto` (its exit edge is always taken);
+- `may_goto` becomes a jump the verifier knows is taken (see _take_may_goto_exit);
 - callbacks of iterating helpers return 1 at every exit (each reaching definition of r0 is
   rewritten to `r0 = 1`), so an iteration in progress stops after the current step.
 
@@ -93,7 +93,7 @@ def make_twins(obj: Object, am=None) -> PatchResult:
     result = PatchResult(pairs=list(twins.items()))
     for orig, twin in twins.items():
         _retarget(twin, twins)
-        _rewrite_calls(orig, twin, result)
+        _rewrite_calls(orig, twin, result, am)
     for orig, twin in twins.items():
         if orig in callbacks:
             _force_callback_stop(obj, am, orig, twin, callbacks[orig], result)
@@ -167,11 +167,11 @@ def _stub(insn, value: int) -> None:
     insn.ref = None  # a kfunc's relocation must go: libbpf fails on a relocated non-call
 
 
-def _rewrite_calls(orig: Function, twin: Function, result: PatchResult) -> None:
+def _rewrite_calls(orig: Function, twin: Function, result: PatchResult, am) -> None:
     from bpfrewrite.kernel.table import helper, kfunc
 
     slot = 0
-    for insn in twin.insns:
+    for index, insn in enumerate(twin.insns):
         text = insn.text()
         entry = None
         if insn.is_helper_call:
@@ -181,9 +181,7 @@ def _rewrite_calls(orig: Function, twin: Function, result: PatchResult) -> None:
             entry = kfunc(insn.ref.name)
             callee = insn.ref.name
         elif insn.is_may_goto:
-            insn.code = 0x05  # JA: take may_goto's exit edge every time
-            result.sites.append(Site(orig.name, twin.name, slot, text, "goto", None, None,
-                                     "may_goto always leaves the loop in the fast path"))
+            _take_may_goto_exit(orig, twin, index, slot, text, result, am)
             slot += insn.width
             continue
         else:
@@ -200,6 +198,54 @@ def _rewrite_calls(orig: Function, twin: Function, result: PatchResult) -> None:
         else:
             result.sites.append(Site(orig.name, twin.name, slot, text, "keep", entry.name, None, entry.reason))
         slot += insn.width
+
+
+def _take_may_goto_exit(orig: Function, twin: Function, index: int, slot: int, text: str,
+                        result: PatchResult, am) -> None:
+    """Make a may_goto always take its exit edge, in a form the verifier decides statically.
+
+    A plain `goto` leaves the loop body unreachable, which check_cfg rejects ("unreachable
+    insn"), and the verifier does not treat r10 as non-NULL (reg_not_null() omits
+    PTR_TO_STACK), so `if r10 != 0` is explored both ways. A register that holds the same
+    constant on every path here is decided: `if rK == c goto` is always taken and the loop
+    body is dead code to the verifier.
+    """
+    from passes.analysis.dataflow import Dataflow
+
+    insn = twin.insns[index]
+    found = _constant_register(orig, am.get(Dataflow, orig), index)
+    if found is None:
+        result.sites.append(Site(orig.name, twin.name, slot, text, "keep", None, None,
+                                 "no register holds a known constant here; may_goto kept"))
+        result.problems.append(Problem(orig.name, slot, "may_goto kept: no register with a known constant "
+                                       "reaches it, so the twin cannot decide the exit statically"))
+        return
+    reg, value, is32 = found
+    insn.code = 0x16 if is32 else 0x15  # JMP32/JMP | JEQ | K
+    insn.dst, insn.src, insn.imm = reg, 0, value
+    result.sites.append(Site(orig.name, twin.name, slot, text, "goto", None, None,
+                             f"may_goto always takes its exit edge (as `{insn.text()}`, r{reg} is {value} here)"))
+
+
+def _constant_register(func: Function, flow, index: int) -> tuple[int, int, bool] | None:
+    """(reg, value, 32-bit) for a register every definition of which reaching index is `reg = value`."""
+    insns = func.insns
+    for reg in range(10):
+        defs = flow.reaching(index, reg)
+        if not defs or min(defs) < 0:
+            continue
+        values = set()
+        for d in defs:
+            di = insns[d]
+            if di.code in (0xB7, 0xB4) and di.dst == reg and 0 <= di.imm < 1 << 31:
+                values.add((di.imm, di.code == 0xB4))
+            else:
+                break
+        else:
+            if len(values) == 1:
+                value, is32 = values.pop()
+                return reg, value, is32
+    return None
 
 
 def _iteration_callbacks(obj: Object, am) -> dict[Function, str]:

@@ -1,0 +1,226 @@
+"""`bpfrewrite verify`: exit codes, text and JSON output, one-line errors for bad input."""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from bpfrewrite import cli
+from bpfrewrite.commands.verify import format_duration, speed_ratio
+from bpfrewrite.kernel.runner import ProgResult
+
+HEADER = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
+LICENSE = 'char LICENSE[] SEC("license") = "GPL";\n'
+
+GOOD = HEADER + """
+SEC("xdp")
+int slow(struct xdp_md *ctx)
+{
+	return 2;
+}
+
+SEC("kprobe/do_nanosleep")
+int probe(void *ctx)
+{
+	return 0;
+}
+
+SEC("xdp")
+int slow__fast(struct xdp_md *ctx)
+{
+	return 1;
+}
+""" + LICENSE
+
+BAD = HEADER + """
+SEC("xdp")
+__attribute__((naked)) int uninit(void)
+{
+	asm volatile ("r0 = r2; exit;"); /* BAD */
+}
+
+SEC("tc")
+int ok(struct __sk_buff *skb)
+{
+	return 0;
+}
+""" + LICENSE
+
+REQUIRED_KEYS = {"name", "section", "accepted", "verified_insns"}
+OPTIONAL_KEYS = {"message", "line", "retval", "duration_ns", "twin_of"}
+
+
+def run_cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
+    """Run cli.main() in-process; return (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["bpfrewrite", *map(str, args)])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def run_subprocess(*args: str) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh interpreter, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-c", "from bpfrewrite.cli import main; main()", *map(str, args)],
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture
+def good_obj(tmp_path, compile_bpf):
+    return compile_bpf(tmp_path, GOOD, "good")
+
+
+@pytest.fixture
+def bad_obj(tmp_path, compile_bpf):
+    return compile_bpf(tmp_path, BAD, "bad")
+
+
+def test_all_accepted_exits_0_and_shows_twin_after_original(kernel, good_obj, capsys, monkeypatch):
+    code, out, err = run_cli(capsys, monkeypatch, "verify", good_obj, "--run", "--repeat", "20")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["PROGRAM", "SECTION", "VERDICT", "INSNS", "RETVAL", "TIME/RUN"]
+    names = [line.split()[0] for line in lines[1:4]]
+    # The twin is listed right under its original, even though the object has `probe` between them.
+    assert names == ["slow", "slow__fast", "probe"]
+    assert lines[1].split()[:5] == ["slow", "xdp", "ACCEPTED", "2", "2"]
+    assert lines[2].split()[:5] == ["slow__fast", "xdp", "ACCEPTED", "2", "1"]
+    assert "(twin of slow, " in lines[2] and ("x faster" in lines[2] or "x slower" in lines[2])
+    assert "test run not supported for kprobe" in out
+    assert lines[-1] == "3 program(s): 3 accepted, 0 rejected"
+
+
+def test_rejected_exits_1_with_message_and_line(kernel, bad_obj, capsys, monkeypatch):
+    code, out, err = run_cli(capsys, monkeypatch, "verify", bad_obj)
+    assert code == 1 and err == ""
+    bad_line = next(i + 1 for i, line in enumerate(BAD.splitlines()) if "/* BAD */" in line)
+    assert "REJECTED" in out.splitlines()[1]
+    assert "error: R2 !read_ok" in out
+    assert f"at bad.bpf.c:{bad_line}" in out
+    assert "verifier log (tail):" in out
+    assert out.splitlines()[-1] == "2 program(s): 1 accepted, 1 rejected"
+
+
+def test_json_shape(kernel, good_obj, bad_obj, capsys, monkeypatch):
+    code, out, _ = run_cli(capsys, monkeypatch, "verify", good_obj, "--run", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert list(doc) == ["programs"]
+    progs = {p["name"]: p for p in doc["programs"]}
+    assert set(progs) == {"slow", "slow__fast", "probe"}
+    for p in progs.values():
+        assert REQUIRED_KEYS <= set(p) <= REQUIRED_KEYS | OPTIONAL_KEYS
+        assert all(p[k] is not None for k in OPTIONAL_KEYS & set(p))  # absent, never null
+    assert progs["slow"]["retval"] == 2 and isinstance(progs["slow"]["duration_ns"], int)
+    assert progs["slow__fast"]["twin_of"] == "slow"
+    assert "twin_of" not in progs["slow"]
+    assert progs["probe"]["message"] == "test run not supported for kprobe"
+    assert "retval" not in progs["probe"] and "line" not in progs["probe"]
+
+    code, out, _ = run_cli(capsys, monkeypatch, "verify", bad_obj, "--format", "json")
+    assert code == 1
+    progs = {p["name"]: p for p in json.loads(out)["programs"]}
+    assert progs["uninit"]["accepted"] is False
+    assert progs["uninit"]["verified_insns"] is None
+    assert progs["uninit"]["message"] == "R2 !read_ok"
+    assert progs["uninit"]["line"].startswith("bad.bpf.c:")
+    assert progs["ok"] == {"name": "ok", "section": "tc", "accepted": True, "verified_insns": 2}
+
+
+def _random_bytes(tmp_path):
+    path = tmp_path / "random.o"
+    path.write_bytes(random.Random(1).randbytes(4096))
+    return path
+
+
+def _x86_object(tmp_path):
+    src = tmp_path / "host.c"
+    src.write_text("int f(void) { return 0; }\n")
+    subprocess.run(["clang-19", "-c", str(src), "-o", str(tmp_path / "host.o")], check=True)
+    return tmp_path / "host.o"
+
+
+def _elf_magic_only(tmp_path):
+    path = tmp_path / "short.o"
+    path.write_bytes(b"\x7fELF")
+    return path
+
+
+@pytest.mark.parametrize(
+    "make_path, expected",
+    [
+        (lambda tmp: tmp / "missing.o", "no such file"),
+        (lambda tmp: tmp, "not a regular file"),
+        (lambda tmp: "/bin/ls", "not a BPF object"),
+        (_random_bytes, "not an ELF file"),
+        (_elf_magic_only, "not an ELF file"),
+        (_x86_object, "not a BPF object"),
+    ],
+    ids=["missing", "directory", "bin-ls", "random-bytes", "elf-magic-only", "x86-object"],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path, make_path, expected):
+    if make_path is _x86_object and shutil.which("clang-19") is None:
+        pytest.skip("clang-19 not installed")
+    proc = run_subprocess("verify", make_path(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("bpfrewrite: error: ")
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--prog", "nope"], "no program named 'nope'"),
+        (["--format", "xml"], "unknown format 'xml'"),
+        (["--run", "--data", "/nonexistent/packet"], "cannot read --data file"),
+        (["--repeat", "3"], "only make sense with --run"),
+        (["--run", "--repeat", "0"], "--repeat must be at least 1"),
+    ],
+    ids=["unknown-prog", "bad-format", "missing-data", "repeat-without-run", "repeat-zero"],
+)
+def test_bad_options_are_one_line_exit_2(kernel, good_obj, capsys, monkeypatch, extra, expected):
+    code, out, err = run_cli(capsys, monkeypatch, "verify", good_obj, *extra)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and expected in err
+
+
+def test_without_privileges_is_one_line_exit_2(kernel, good_obj):
+    capsh = shutil.which("capsh")
+    if capsh is None:
+        pytest.skip("capsh not installed")
+    code = "from bpfrewrite.cli import main; main()"
+    # Drop the capabilities bpf() checks (CAP_BPF, CAP_SYS_ADMIN, ...) from this root process.
+    proc = subprocess.run(
+        [capsh, "--drop=cap_bpf,cap_sys_admin,cap_perfmon,cap_net_admin", "--",
+         "-c", f'exec "{sys.executable}" -c "{code}" verify "{good_obj}"'],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        "bpfrewrite: error: loading BPF programs needs root or CAP_BPF+CAP_PERFMON\n"
+    )
+
+
+def test_format_duration():
+    assert [format_duration(n) for n in (None, 52, 999, 1000, 10_400_000, 2 * 10**9)] == [
+        "-", "52 ns", "999 ns", "1.0 us", "10.4 ms", "2.0 s",
+    ]  # fmt: skip
+
+
+def test_speed_ratio():
+    def timed(ns):
+        return ProgResult(name="p", section="xdp", accepted=True, duration_ns=ns)
+
+    assert speed_ratio(timed(10_400_000), timed(52)) == "200000.0x faster"
+    assert speed_ratio(timed(100), timed(200)) == "2.0x slower"
+    assert speed_ratio(timed(None), timed(52)) is None
