@@ -24,8 +24,12 @@ deps: system-deps python-deps
 test: deps
 	$(PYTHON) -m pytest -q
 
+# The main job on the shipped example: lint it, write its fast-path twin, prove both on the kernel.
 demo: deps
-	bpfrewrite disasm testdata/loop.bpf.o | head -40
+	bpfrewrite lint --fail-on never testdata/loop.bpf.o
+	mkdir -p build
+	bpfrewrite patch testdata/loop.bpf.o build/loop.fast.o --report
+	bpfrewrite verify build/loop.fast.o --run --repeat 5
 
 testdata: $(TESTDATA_OBJ)
 

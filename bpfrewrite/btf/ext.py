@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, NewType, TypeVar
+from typing import TYPE_CHECKING, Callable, NewType
 
 from bpfrewrite.errors import BpfrewriteError
 
@@ -80,9 +80,6 @@ class CoreReloRec:
     tail: bytes = b""
 
 
-Rec = TypeVar("Rec", FuncInfoRec, LineInfoRec, CoreReloRec)
-
-
 def _fail(msg: str) -> BpfrewriteError:
     return BpfrewriteError(f".BTF.ext: {msg}")
 
@@ -133,38 +130,81 @@ _LINE = _Kind("line_info", _LINE_INFO, _decode_line, _encode_line, ("file_name_o
 _CORE = _Kind("core_relo", _CORE_RELO, _decode_core, _encode_core, ("access_str_off",))
 
 
-def _parse_subsection(kind: _Kind, body: bytes, off: int, length: int) -> tuple[int, dict[int, list]]:
-    """Record size and records per section name offset of one subsection (off/len from the header)."""
+def _walk_subsection(kind: _Kind, body: bytes, off: int, length: int) -> tuple[int, list[tuple[int, int]]]:
+    """Record size and (section name offset, record position in body) of one subsection, validated."""
     if length == 0:
-        return kind.known.size, {}
+        return kind.known.size, []
     if off % 4:
         raise _fail(f"{kind.desc} subsection offset {off} is not 4-byte aligned")
     if off + length > len(body):
         raise _fail(f"{kind.desc} subsection (off {off}, len {length}) runs past the end of the data")
-    data = body[off:off + length]
-    if len(data) < _U32.size:
+    end = off + length
+    if length < _U32.size:
         raise _fail(f"{kind.desc} subsection has no record size")
-    (rec_size,) = _U32.unpack_from(data)
+    (rec_size,) = _U32.unpack_from(body, off)
     if rec_size < kind.known.size or rec_size % 4:
         raise _fail(f"{kind.desc} record size {rec_size} is invalid (minimum {kind.known.size}, multiple of 4)")
-    pos = _U32.size
-    if pos == len(data):
+    pos = off + _U32.size
+    if pos == end:
         raise _fail(f"{kind.desc} subsection has no records")
-    sections: dict[int, list] = {}
-    while pos < len(data):
-        if pos + _SEC_HEADER.size > len(data):
+    records: list[tuple[int, int]] = []
+    while pos < end:
+        if pos + _SEC_HEADER.size > end:
             raise _fail(f"{kind.desc} subsection ends inside a section header")
-        name_off, count = _SEC_HEADER.unpack_from(data, pos)
+        name_off, count = _SEC_HEADER.unpack_from(body, pos)
         pos += _SEC_HEADER.size
-        if count == 0 or pos + count * rec_size > len(data):
+        if count == 0 or pos + count * rec_size > end:
             raise _fail(f"{kind.desc} block for section name offset {name_off} has a bad record count {count}")
-        records = sections.setdefault(name_off, [])
         for _ in range(count):
-            rec = kind.decode(data[pos:pos + rec_size])
-            to_slot(rec.insn_off)  # refuses offsets that cannot be instruction starts
-            records.append(rec)
+            records.append((name_off, pos))
             pos += rec_size
+    return rec_size, records
+
+
+def _parse_subsection(kind: _Kind, body: bytes, off: int, length: int) -> tuple[int, dict[int, list]]:
+    """Record size and records per section name offset of one subsection (off/len from the header)."""
+    rec_size, positions = _walk_subsection(kind, body, off, length)
+    sections: dict[int, list] = {}
+    for name_off, pos in positions:
+        rec = kind.decode(body[pos:pos + rec_size])
+        to_slot(rec.insn_off)  # refuses offsets that cannot be instruction starts
+        sections.setdefault(name_off, []).append(rec)
     return rec_size, sections
+
+
+def _read_header(data: bytes) -> tuple[int, int, bool, tuple[int, ...]]:
+    """flags, hdr_len, whether the CO-RE fields are present, and the six subsection offsets/lengths."""
+    if len(data) < _HEADER_PREFIX.size:
+        raise _fail(f"section is {len(data)} bytes, too short for a header")
+    magic, version, flags, hdr_len = _HEADER_PREFIX.unpack_from(data)
+    if magic == 0x9FEB:
+        raise _fail("big-endian BTF.ext is not supported (object built for bpfeb?)")
+    if magic != BTF_EXT_MAGIC:
+        raise _fail(f"bad magic 0x{magic:04x} (expected 0x{BTF_EXT_MAGIC:04x})")
+    if version != BTF_EXT_VERSION:
+        raise _fail(f"unsupported version {version} (expected {BTF_EXT_VERSION})")
+    if hdr_len < _MIN_HEADER or hdr_len > len(data):
+        raise _fail(f"header length {hdr_len} is invalid for a {len(data)}-byte section")
+    has_core = hdr_len >= _FULL_HEADER
+    core = _CORE_OFFSETS.unpack_from(data, _MIN_HEADER) if has_core else (0, 0)
+    return flags, hdr_len, has_core, (*_INFO_OFFSETS.unpack_from(data, _HEADER_PREFIX.size), *core)
+
+
+def record_offsets(data: bytes) -> list[tuple[int, int]]:
+    """(byte position of insn_off in data, section name offset) for every record, in file order.
+
+    Clang relocates each insn_off field (.rel.BTF.ext, one R_BPF_64_NODYLD32 against the code
+    section); a writer that rebuilds .BTF.ext regenerates those relocations from this list.
+    The input is validated like parse() does, so a bad record count cannot run away.
+    """
+    data = bytes(data)
+    _, hdr_len, _, offs = _read_header(data)
+    body = data[hdr_len:]
+    out = []
+    for i, kind in enumerate((_FUNC, _LINE, _CORE)):
+        _, positions = _walk_subsection(kind, body, offs[2 * i], offs[2 * i + 1])
+        out += [(hdr_len + pos, name_off) for name_off, pos in positions]
+    return out
 
 
 def _encode_subsection(kind: _Kind, rec_size: int, sections: dict[int, list], sort: bool) -> bytes:
@@ -187,7 +227,11 @@ def _encode_subsection(kind: _Kind, rec_size: int, sections: dict[int, list], so
 
 
 class BTFExt:
-    """A parsed .BTF.ext section; record dicts are keyed by the section name's BTF string offset."""
+    """A parsed .BTF.ext section; record dicts are keyed by the section name's BTF string offset.
+
+    Several blocks for one section name are merged into one list. func_info and line_info are
+    written sorted by insn_off (libbpf and the kernel require it); CO-RE records keep their order.
+    """
 
     def __init__(self) -> None:
         """An empty .BTF.ext (header with core_relo fields, default record sizes)."""
@@ -206,23 +250,12 @@ class BTFExt:
     def parse(cls, data: bytes, btf: "BTF | None" = None) -> "BTFExt":
         """Parse a .BTF.ext section; with btf, also check its string offsets against btf's strings."""
         data = bytes(data)
-        if len(data) < _HEADER_PREFIX.size:
-            raise _fail(f"section is {len(data)} bytes, too short for a header")
-        magic, version, flags, hdr_len = _HEADER_PREFIX.unpack_from(data)
-        if magic == 0x9FEB:
-            raise _fail("big-endian BTF.ext is not supported (object built for bpfeb?)")
-        if magic != BTF_EXT_MAGIC:
-            raise _fail(f"bad magic 0x{magic:04x} (expected 0x{BTF_EXT_MAGIC:04x})")
-        if version != BTF_EXT_VERSION:
-            raise _fail(f"unsupported version {version} (expected {BTF_EXT_VERSION})")
-        if hdr_len < _MIN_HEADER or hdr_len > len(data):
-            raise _fail(f"header length {hdr_len} is invalid for a {len(data)}-byte section")
+        flags, hdr_len, has_core, offsets = _read_header(data)
+        func_off, func_len, line_off, line_len, core_off, core_len = offsets
         ext = cls()
         ext.flags = flags
-        ext.has_core_relo_header = hdr_len >= _FULL_HEADER
-        ext.header_extra = data[_FULL_HEADER:hdr_len] if ext.has_core_relo_header else data[_MIN_HEADER:hdr_len]
-        func_off, func_len, line_off, line_len = _INFO_OFFSETS.unpack_from(data, _HEADER_PREFIX.size)
-        core_off, core_len = _CORE_OFFSETS.unpack_from(data, _MIN_HEADER) if ext.has_core_relo_header else (0, 0)
+        ext.has_core_relo_header = has_core
+        ext.header_extra = data[_FULL_HEADER if has_core else _MIN_HEADER:hdr_len]
         body = data[hdr_len:]
         ext.func_info_rec_size, ext.func_info = _parse_subsection(_FUNC, body, func_off, func_len)
         ext.line_info_rec_size, ext.line_info = _parse_subsection(_LINE, body, line_off, line_len)
@@ -232,9 +265,8 @@ class BTFExt:
         parts = (body[func_off:func_off + func_len], body[line_off:line_off + line_len],
                  body[core_off:core_off + core_len])
         canonical_body, canonical_offsets = ext._layout(*parts)
-        read_offsets = (func_off, func_len, line_off, line_len, core_off, core_len)
-        n_fields = len(read_offsets) if ext.has_core_relo_header else 4
-        if canonical_body != body or canonical_offsets[:n_fields] != read_offsets[:n_fields]:
+        n_fields = 6 if has_core else 4
+        if canonical_body != body or canonical_offsets[:n_fields] != offsets[:n_fields]:
             ext._odd_layout = (data, parts)
         return ext
 
@@ -282,3 +314,4 @@ class BTFExt:
 def line_text(btf: "BTF", rec: LineInfoRec) -> tuple[str, str]:
     """The file name and source text of a line_info record."""
     return btf.strings.get(rec.file_name_off), btf.strings.get(rec.line_off)
+

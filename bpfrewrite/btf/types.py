@@ -345,6 +345,7 @@ class BTF:
 
     def serialize(self) -> bytes:
         """The .BTF section bytes: header, types, strings (identical to the input when unchanged)."""
+        self._check_references()
         type_bytes = self._encode_types()
         str_bytes = self.strings.to_bytes()
         if self._odd_layout is not None:
@@ -367,9 +368,7 @@ class BTF:
         n = _list_len(t)
         if n is not None:
             t.vlen = n
-        for ref in _type_refs(t):
-            if ref > len(self.types):  # == len is the new type itself (a self-referencing pointer)
-                raise BpfrewriteError(f"new {t.kind.name} type {t.name!r} refers to missing type {ref}")
+        # References are checked when writing, not here: mutually referencing types are added one by one.
         self.types.append(t)
         return len(self.types) - 1
 

@@ -375,17 +375,12 @@ def _parse_btf(obj: Object) -> None:
     from bpfrewrite.btf.types import BTF
 
     sec = obj.section(".BTF")
+    # The BTF codecs' errors already name their section (".BTF: ...", ".BTF.ext: ...").
     if sec is not None:
-        try:
-            obj.btf = BTF.parse(sec.data)
-        except BpfrewriteError as exc:
-            raise BpfrewriteError(f".BTF: {exc}") from None
+        obj.btf = BTF.parse(sec.data)
     ext = obj.section(".BTF.ext")
     if ext is not None and obj.btf is not None:
-        try:
-            obj.btf_ext = BTFExt.parse(ext.data, obj.btf)
-        except BpfrewriteError as exc:
-            raise BpfrewriteError(f".BTF.ext: {exc}") from None
+        obj.btf_ext = BTFExt.parse(ext.data, obj.btf)
 
 
 def _attach_btf_ext(obj: Object) -> None:

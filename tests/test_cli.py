@@ -1,0 +1,57 @@
+"""CLI-wide behaviour: heavy imports stay lazy, every command documents itself."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_PROBE = """
+import sys
+sys.argv = ["bpfrewrite", *{args!r}]
+from bpfrewrite.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("llvmlite", "matplotlib") if m in sys.modules)
+print("HEAVY:", ",".join(heavy), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["disasm", str(REPO / "testdata" / "loop.bpf.o")]], ids=["help", "disasm"])
+def test_help_and_disasm_do_not_import_llvmlite(args: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-c", _PROBE.format(args=args)], capture_output=True, text=True)
+    assert "HEAVY: \n" in proc.stderr or proc.stderr.rstrip().endswith("HEAVY:"), proc.stderr
+
+
+def test_every_command_has_help() -> None:
+    out = subprocess.run([sys.executable, "-m", "bpfrewrite", "--help"], capture_output=True, text=True).stdout
+    for command in ("disasm", "cfg", "lint", "patch", "verify"):
+        assert command in out
+        sub = subprocess.run([sys.executable, "-m", "bpfrewrite", command, "--help"], capture_output=True, text=True)
+        assert sub.returncode == 0 and "Usage" in sub.stdout, command
+
+
+def test_disasm_text_interleaves_source_and_names_references() -> None:
+    out = subprocess.run([sys.executable, "-m", "bpfrewrite", "disasm", str(REPO / "testdata" / "loop.bpf.o")],
+                         capture_output=True, text=True, check=True).stdout
+    assert "loop_prog (program, type xdp, section xdp):" in out
+    assert "; done = bpf_loop(want, mix_step, &st, 0); @ " in out
+    assert "# helper bpf_loop" in out and "# callback mix_step" in out and "# data nr_loops" in out
+
+
+def test_disasm_json_indexes_are_section_slots() -> None:
+    import json
+
+    from bpfrewrite.elf.reader import read_object
+
+    out = subprocess.run([sys.executable, "-m", "bpfrewrite", "disasm", "--format", "json",
+                          str(REPO / "testdata" / "loop.bpf.o")], capture_output=True, text=True, check=True).stdout
+    records = json.loads(out)["instructions"]
+    obj = read_object(REPO / "testdata" / "loop.bpf.o")
+    for sec in obj.exec_sections():
+        got = [(r["index"], r["bytes"]) for r in records if r["section"] == sec.name]
+        assert got == [(slot, insn.encode().hex()) for slot, insn in zip(sec.slots(), sec.insns)]
