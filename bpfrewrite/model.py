@@ -89,11 +89,21 @@ class Section:
     insns: "list[Instruction] | None" = None
 
     def slots(self) -> list[int]:
-        """The 8-byte slot of each instruction (an ld_imm64 takes two); computed, never stored."""
+        """The 8-byte slot of each instruction (an ld_imm64 takes two), derived from the insns.
+
+        Cached per instruction count, so analyses asking once per function stay linear. The
+        rewriter only appends instructions or replaces one with another of the same width
+        (style habit 3), so the count is enough to notice a change.
+        """
+        insns = self.insns or []
+        cached = self.__dict__.get("_slots")
+        if cached is not None and len(cached) == len(insns):
+            return cached
         out, slot = [], 0
-        for insn in self.insns or ():
+        for insn in insns:
             out.append(slot)
             slot += insn.width
+        self.__dict__["_slots"] = out
         return out
 
     @property

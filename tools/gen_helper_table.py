@@ -261,7 +261,7 @@ CURATED_HELPERS: dict[str, dict] = {
     "find_vma": _h("stub", "Calls its callback at most once, for the vma holding addr; -ENOENT "
                    "(no such vma) is a documented result and skips the callback.",
                    "kernel/bpf/task_iter.c bpf_find_vma_proto (arg3 ARG_PTR_TO_FUNC)",
-                   roles=("callback_once",), cb=3, fail="-ENOENT"),
+                   roles=("callback_once", "long_running"), cb=3, fail="-ENOENT"),
     "timer_set_callback": _h("stub", "Registers (does not call) its callback; -EINVAL (timer not "
                              "initialised) is documented and leaves the timer without work.",
                              f"{HELPERS_C} bpf_timer_set_callback_proto (arg2 ARG_PTR_TO_FUNC)",

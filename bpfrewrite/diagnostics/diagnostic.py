@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -79,9 +80,14 @@ def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 def display_path(path: str) -> str:
     """path relative to the working directory when under it, without a leading ./ (stable output)."""
+    return _display_path(path, os.getcwd())
+
+
+@functools.lru_cache(maxsize=4096)
+def _display_path(path: str, cwd: str) -> str:
     if os.path.isabs(path):
         try:
-            rel = os.path.relpath(path)
+            rel = os.path.relpath(path, cwd)
         except ValueError:
             return path
         if not rel.startswith(".." + os.sep) and rel != "..":
@@ -101,6 +107,7 @@ def at_insn(
     message: str,
     help: str | None = None,
     positions: list | None = None,
+    slots: list[int] | None = None,
 ) -> Diagnostic:
     """A diagnostic at func's index-th instruction, with the source position line info gives it."""
     if positions is None:
@@ -108,7 +115,7 @@ def at_insn(
 
         positions = function_positions(obj, func)
     pos = positions[index] if 0 <= index < len(positions) else None
-    slot = func.slots()[index]
+    slot = (slots if slots is not None else func.slots())[index]
     common = dict(
         rule=rule,
         severity=severity,

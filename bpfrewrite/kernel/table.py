@@ -204,9 +204,12 @@ def table_for(insn: object, extern_name: str | None = None) -> Entry | None:
     if getattr(insn, "code", None) != _CALL_OPCODE:
         return None
     src = getattr(insn, "src", None)
+    ref = getattr(insn, "ref", None)
+    # In an object file clang writes a kfunc call as src_reg 1 (pseudo call) with a relocation
+    # against the extern; libbpf makes it src_reg 2 at load time. The KFUNC reference tells.
     if src == _SRC_HELPER:
         return helper(getattr(insn, "imm"))
-    if src == _SRC_KFUNC:
+    if src == _SRC_KFUNC or (ref is not None and getattr(ref, "kind", None) == RefKind.KFUNC):
         name = extern_name
         if name is None:
             ref = getattr(insn, "ref", None)

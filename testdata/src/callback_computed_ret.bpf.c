@@ -1,9 +1,10 @@
 /* callback_computed_ret.bpf.c - bpf_loop callback whose return value is computed.
  *
  * Exercises: a callback that returns `acc > limit` (0 or 1, decided at run time), so its
- * `exit` is not preceded by a constant move. The linter should report that the callback
- * has no constant return the rewriter can flip; a fast-path twin must instead stop the
- * loop at the call site (replace `call bpf_loop` by `r0 = 0`).
+ * `exit` is not preceded by a single constant move. Each definition of r0 that reaches the
+ * exit is a move used only by that exit, so a fast-path twin can still rewrite every one
+ * of them to `r0 = 1` in place; the linter does not report it (callback-cannot-stop is for
+ * callbacks whose returned value is also used elsewhere or comes from a call).
  * Iteration count 1000 and limit from .data; with the default data the limit is never
  * reached, so all iterations run.
  *

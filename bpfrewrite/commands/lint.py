@@ -1,0 +1,174 @@
+"""`bpfrewrite lint`: check objects (or C / LLVM IR sources) for early-termination safety."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+# Show a progress bar from this many inputs on (and only when stderr is a terminal).
+_PROGRESS_MIN_FILES = 8
+
+
+def register(app: typer.Typer) -> None:
+    """Add the lint command to app."""
+
+    @app.command()
+    def lint(
+        files: List[str] = typer.Argument(..., help="Inputs: .o objects, .c sources, .ll/.bc LLVM IR."),
+        fmt: str = typer.Option("text", "--format", help="text, json, sarif or github."),
+        fail_on: Optional[str] = typer.Option(
+            None, "--fail-on", help="Exit 1 on a diagnostic at or above: error, warning (default), info, never."
+        ),
+        select: Optional[str] = typer.Option(None, "--select", help="Only these rules (comma-separated slugs)."),
+        ignore: Optional[str] = typer.Option(None, "--ignore", help="Skip these rules (comma-separated slugs)."),
+        severity: List[str] = typer.Option([], "--severity", help="Override a rule's severity: slug=level (repeatable)."),
+        jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Lint this many inputs in parallel."),
+        cc: Optional[str] = typer.Option(None, "--cc", help="C compiler for .c inputs (default clang-19)."),
+        cflags: Optional[str] = typer.Option(None, "--cflags", help="Flags for .c inputs (replace the defaults)."),
+        config: Optional[Path] = typer.Option(
+            None, "--config", help="pyproject.toml to read \\[tool.bpfrewrite] from (default: nearest above the first input)."
+        ),
+    ) -> None:
+        """Report helpers, locks, loops and callbacks that keep a program from terminating early."""
+        import sys
+
+        from bpfrewrite.diagnostics.render import FORMATS, render
+        from bpfrewrite.errors import BpfrewriteError
+
+        if fmt not in FORMATS:
+            raise BpfrewriteError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+        settings = _settings(files, fail_on, select, ignore, severity, cc, cflags, config)
+        results = _run(files, settings, jobs)
+        errors = [r.error for r in results if r.error]
+        from bpfrewrite.diagnostics.diagnostic import sort_diagnostics
+
+        diags = sort_diagnostics([d for r in results for d in r.diagnostics])
+        sys.stdout.write(render(fmt, diags, _descriptions(settings), sys.stdout, _version()))
+        sys.stdout.flush()
+        for message in errors:
+            print(f"bpfrewrite: error: {message}", file=sys.stderr)
+        if errors:
+            raise SystemExit(2)
+        if any(settings.fails(d.severity) for d in diags):
+            raise SystemExit(1)
+
+
+def _settings(files, fail_on, select, ignore, severity, cc, cflags, config):
+    """The effective LintConfig: pyproject values, then command-line overrides; slugs validated."""
+    from dataclasses import replace
+
+    from bpfrewrite.errors import BpfrewriteError
+    from passes.rules.config import (
+        LintConfig,
+        check_fail_on,
+        find_pyproject,
+        load_pyproject,
+        parse_severity_overrides,
+        validate,
+    )
+    from passes.rules.registry import RULES
+
+    if config is not None:
+        if not config.is_file():
+            raise BpfrewriteError(f"--config {config}: no such file")
+        settings = load_pyproject(config)
+    else:
+        found = find_pyproject(Path(files[0]))
+        settings = load_pyproject(found) if found else LintConfig()
+    if fail_on is not None:
+        settings = replace(settings, fail_on=check_fail_on(fail_on))
+    if select is not None:
+        settings = replace(settings, select=tuple(s.strip() for s in select.split(",") if s.strip()), source=None)
+    if ignore is not None:
+        settings = replace(settings, ignore=tuple(s.strip() for s in ignore.split(",") if s.strip()), source=None)
+    if severity:
+        items = [item for arg in severity for item in arg.split(",") if item.strip()]
+        overrides = parse_severity_overrides(items, "--severity")
+        settings = replace(settings, severity={**settings.severity, **overrides}, source=None)
+    if cc is not None:
+        settings = replace(settings, cc=cc)
+    if cflags is not None:
+        settings = replace(settings, cflags=cflags)
+    validate(settings, set(RULES))
+    return settings
+
+
+def _run(files: list[str], settings, jobs: int):
+    """Lint every input (in a process pool when jobs > 1), results in input order."""
+    import sys
+
+    from passes.rules.runner import lint_path
+
+    progress = _Progress(len(files)) if len(files) >= _PROGRESS_MIN_FILES and sys.stderr.isatty() else None
+    results = []
+    if jobs <= 1 or len(files) <= 1:
+        for path in files:
+            results.append(lint_path(path, settings))
+            if progress:
+                progress.step()
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
+            for result in pool.map(lint_path, files, [settings] * len(files)):
+                results.append(result)
+                if progress:
+                    progress.step()
+    if progress:
+        progress.done()
+    return results
+
+
+class _Progress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self, total: int):
+        self.total, self.count = total, 0
+
+    def step(self) -> None:
+        import sys
+
+        self.count += 1
+        width = 30
+        filled = width * self.count // self.total
+        sys.stderr.write(f"\rlinting [{'#' * filled}{'.' * (width - filled)}] {self.count}/{self.total}")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        import sys
+
+        sys.stderr.write("\r" + " " * 60 + "\r")
+        sys.stderr.flush()
+
+
+def _descriptions(settings):
+    """SARIF rule descriptions for the rules that ran, from their docstrings."""
+    from bpfrewrite.diagnostics.sarif import RuleDescription
+    from passes.rules.base import plain
+    from passes.rules.config import selected
+    from passes.rules.registry import RULES
+
+    out = []
+    for slug in selected(settings, list(RULES)):
+        rule = RULES[slug]
+        sections = rule.sections()
+        out.append(
+            RuleDescription(
+                id=slug,
+                short=rule.summary(),
+                full=plain(sections.get("What it does", rule.summary())),
+                help=plain("\n\n".join(f"{k}:\n{sections[k]}" for k in ("Why it matters", "How to fix") if k in sections)),
+                severity=settings.severity.get(slug, rule.severity),
+            )
+        )
+    return out
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bpfrewrite")
+    except PackageNotFoundError:
+        return "0"

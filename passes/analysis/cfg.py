@@ -1,0 +1,240 @@
+"""Control-flow graphs: basic blocks of a function, typed edges, dominators and post-dominators.
+
+Blocks end at a branch, a may_goto or an exit; calls do not end blocks (bpf-to-bpf calls return).
+Block ids are 0..n-1 in instruction order (block 0 is the entry); EXIT (-1) is a virtual node every
+`exit` instruction leads to. Instruction positions are list indexes into `func.insns` (an ld_imm64
+is one element); `slots` maps them to the section's 8-byte slots, as llvm-objdump-19 numbers them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+
+from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.model import Function
+from passes.manager import Analysis, register
+
+EXIT = -1  # the virtual exit node
+EDGE_KINDS = ("fallthrough", "taken", "jump", "may_goto", "exit")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A basic block: instructions [start, end) of the function (list indexes)."""
+
+    id: int
+    start: int
+    end: int
+
+    @property
+    def last(self) -> int:
+        """Index of the block's last instruction."""
+        return self.end - 1
+
+
+class ControlFlowGraph:
+    """The CFG of one function: blocks, a networkx DiGraph with edge attribute `kind`, dominance."""
+
+    def __init__(self, func: Function, blocks: list[Block], graph: nx.DiGraph, slots: list[int],
+                 targets: dict[int, int]):
+        self.func = func
+        self.targets = targets  # branch instruction index -> target instruction index
+        self.blocks = blocks
+        self.graph = graph
+        self.slots = slots  # section slot of each instruction
+        self.entry = 0
+        self.block_of: list[int] = [0] * (blocks[-1].end if blocks else 0)
+        for b in blocks:
+            for i in range(b.start, b.end):
+                self.block_of[i] = b.id
+
+    def succs(self, block: int) -> list[tuple[int, str]]:
+        """Successors of block with edge kinds, in a stable order (fallthrough first)."""
+        return [(d, k) for d, k in self._succ_lists[block]]
+
+    @cached_property
+    def _succ_lists(self) -> dict[int, list[tuple[int, str]]]:
+        order = {k: i for i, k in enumerate(EDGE_KINDS)}
+        out: dict[int, list[tuple[int, str]]] = {n: [] for n in self.graph}
+        for s, d, k in self.graph.edges(data="kind"):
+            out[s].append((d, k))
+        for lst in out.values():
+            lst.sort(key=lambda e: (order[e[1]], e[0]))
+        return out
+
+    def edges(self) -> list[tuple[int, int, str]]:
+        """All edges (src, dst, kind), sorted."""
+        return sorted((s, d, k) for s, d, k in self.graph.edges(data="kind"))
+
+    def reachable(self) -> set[int]:
+        """Blocks reachable from the entry."""
+        return set(nx.descendants(self.graph, self.entry)) | {self.entry}
+
+    @cached_property
+    def idom(self) -> dict[int, int]:
+        """Immediate dominator of each reachable block (the entry maps to itself)."""
+        idom = dict(nx.immediate_dominators(self.graph, self.entry))
+        idom.pop(EXIT, None)  # the virtual exit is not a block
+        idom[self.entry] = self.entry  # networkx >= 3.5 leaves the start node out
+        return idom
+
+    @cached_property
+    def ipdom(self) -> dict[int, int]:
+        """Immediate post-dominator of each block that reaches an exit (EXIT maps to itself)."""
+        if EXIT not in self.graph:
+            return {}
+        ipdom = dict(nx.immediate_dominators(self.graph.reverse(copy=False), EXIT))
+        ipdom[EXIT] = EXIT
+        return ipdom
+
+    @cached_property
+    def _dom_intervals(self) -> dict[int, tuple[int, int]]:
+        return _tree_intervals(self.idom, self.entry)
+
+    @cached_property
+    def _pdom_intervals(self) -> dict[int, tuple[int, int]]:
+        return _tree_intervals(self.ipdom, EXIT) if self.ipdom else {}
+
+    def dominates(self, a: int, b: int) -> bool:
+        """True when block a dominates block b (every path from the entry to b passes a)."""
+        ia, ib = self._dom_intervals.get(a), self._dom_intervals.get(b)
+        return ia is not None and ib is not None and ia[0] <= ib[0] and ib[1] <= ia[1]
+
+    def post_dominates(self, a: int, b: int) -> bool:
+        """True when block a post-dominates block b (every path from b to an exit passes a)."""
+        ia, ib = self._pdom_intervals.get(a), self._pdom_intervals.get(b)
+        return ia is not None and ib is not None and ia[0] <= ib[0] and ib[1] <= ia[1]
+
+    def insn_dominates(self, i: int, j: int) -> bool:
+        """True when instruction i runs on every path from the entry to instruction j (i != j)."""
+        bi, bj = self.block_of[i], self.block_of[j]
+        if bi == bj:
+            return i < j
+        return self.dominates(bi, bj)
+
+
+def _tree_intervals(idom: dict[int, int], root: int) -> dict[int, tuple[int, int]]:
+    """Pre/post numbers of a dominator tree: a dominates b iff a's interval contains b's."""
+    children: dict[int, list[int]] = {}
+    for node, parent in idom.items():
+        if node != parent:
+            children.setdefault(parent, []).append(node)
+    out: dict[int, tuple[int, int]] = {}
+    counter = 0
+    stack = [(root, False)]
+    pre: dict[int, int] = {}
+    while stack:
+        node, done = stack.pop()
+        if done:
+            out[node] = (pre[node], counter)
+            counter += 1
+            continue
+        pre[node] = counter
+        counter += 1
+        stack.append((node, True))
+        stack.extend((c, False) for c in children.get(node, ()))
+    return out
+
+
+def branch_target(func: Function, slots: list[int], index_of_slot: dict[int, int], i: int) -> int:
+    """The list index instruction i branches to; BpfrewriteError when it is not an instruction of func."""
+    insn = func.insns[i]
+    target = slots[i] + insn.width + insn.branch_offset
+    idx = index_of_slot.get(target)
+    if idx is None:
+        first, last = slots[0], slots[-1] + func.insns[-1].width
+        if first <= target < last:
+            why = "the middle of an ld_imm64"
+        else:
+            why = f"outside the function (slots {first}..{last - 1})"
+        raise BpfrewriteError(
+            f"function {func.name!r}: the jump at slot {slots[i]} targets slot {target}, {why}"
+        )
+    return idx
+
+
+def build_cfg(func: Function, base_slot: int | None = None) -> ControlFlowGraph:
+    """Split func into basic blocks and connect them with typed edges.
+
+    base_slot is the section slot of func's first instruction (computed when not given; an
+    AnalysisManager passes it from its per-section cache, as computing it walks the section).
+    """
+    insns = func.insns
+    n = len(insns)
+    slot = func.slots()[0] if base_slot is None else base_slot
+    slots = []
+    for insn in insns:
+        slots.append(slot)
+        slot += insn.width
+    index_of_slot = {s: i for i, s in enumerate(slots)}
+    leaders = {0}
+    targets: dict[int, int] = {}
+    for i, insn in enumerate(insns):
+        if insn.is_branch:
+            t = branch_target(func, slots, index_of_slot, i)
+            targets[i] = t
+            leaders.add(t)
+            if i + 1 < n:
+                leaders.add(i + 1)
+        elif insn.is_exit and i + 1 < n:
+            leaders.add(i + 1)
+    starts = sorted(leaders)
+    blocks = [Block(k, s, e) for k, (s, e) in enumerate(zip(starts, starts[1:] + [n]))]
+    block_at = {b.start: b.id for b in blocks}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(blocks)))
+    for b in blocks:
+        last = b.last
+        insn = insns[last]
+        if insn.is_exit:
+            graph.add_edge(b.id, EXIT, kind="exit")
+            continue
+        if insn.is_branch:
+            kind = "jump" if insn.is_uncond_jump else "may_goto" if insn.is_may_goto else "taken"
+            dst = block_at[targets[last]]
+            if insn.is_uncond_jump:
+                graph.add_edge(b.id, dst, kind=kind)
+                continue
+            if last + 1 >= n:
+                _fall_off(func, slots, last)
+            # A conditional jump to the next instruction has one successor; keep the taken kind.
+            if dst == b.id + 1:
+                graph.add_edge(b.id, dst, kind=kind)
+            else:
+                graph.add_edge(b.id, b.id + 1, kind="fallthrough")
+                graph.add_edge(b.id, dst, kind=kind)
+            continue
+        if last + 1 >= n:
+            _fall_off(func, slots, last)
+        graph.add_edge(b.id, b.id + 1, kind="fallthrough")
+    return ControlFlowGraph(func, blocks, graph, slots, targets)
+
+
+def _fall_off(func: Function, slots: list[int], last: int) -> None:
+    # The verifier refuses this too ("last insn is not an exit or jmp").
+    raise BpfrewriteError(
+        f"function {func.name!r}: execution can run past its last instruction (slot {slots[last]}),"
+        " which is neither exit nor an unconditional jump"
+    )
+
+
+@register
+class CFG(Analysis):
+    """Basic blocks, typed edges and dominance of one function."""
+
+    name = "cfg"
+    scope = "function"
+
+    @classmethod
+    def run(cls, am, unit: Function) -> ControlFlowGraph:
+        """Build the CFG of unit."""
+        if am is None:
+            return build_cfg(unit)
+        return build_cfg(unit, am.section_slots(unit.section)[unit.start])
+
+    @classmethod
+    def fingerprint(cls, result: ControlFlowGraph) -> tuple:
+        """Block boundaries and edges."""
+        return (tuple((b.start, b.end) for b in result.blocks), tuple(result.edges()))

@@ -1,0 +1,121 @@
+"""Lint settings: `[tool.bpfrewrite]` of the nearest pyproject.toml, overridden by the command line."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bpfrewrite.diagnostics.diagnostic import Severity
+from bpfrewrite.errors import BpfrewriteError
+
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    """Which rules run, at which severity, what fails the run, and how C inputs are compiled."""
+
+    select: tuple[str, ...] | None = None  # None: every rule
+    ignore: tuple[str, ...] = ()
+    severity: dict[str, Severity] = field(default_factory=dict)
+    fail_on: str = "warning"
+    cc: str | None = None
+    cflags: str | None = None
+    source: str | None = None  # the pyproject.toml the settings came from, for messages
+
+    def fails(self, severity: Severity) -> bool:
+        """True when a diagnostic of this severity makes the run fail."""
+        if self.fail_on == "never":
+            return False
+        return severity >= Severity.parse(self.fail_on)
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml in start's directory or above it."""
+    here = start.resolve()
+    if not here.is_dir():
+        here = here.parent
+    for directory in (here, *here.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _slug_list(value: object, key: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BpfrewriteError(f"{where}: {key} must be a list of rule slugs")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def parse_severity_overrides(pairs: dict[str, object] | list[str], where: str) -> dict[str, Severity]:
+    """slug -> Severity from a TOML table or from `slug=level` strings."""
+    if isinstance(pairs, list):
+        table: dict[str, object] = {}
+        for item in pairs:
+            slug, sep, level = item.partition("=")
+            if not sep or not slug.strip():
+                raise BpfrewriteError(f"{where}: expected slug=level, got {item!r}")
+            table[slug.strip()] = level
+        pairs = table
+    out = {}
+    for slug, level in pairs.items():
+        if not isinstance(level, str):
+            raise BpfrewriteError(f"{where}: severity of {slug} must be error, warning or info")
+        out[slug] = Severity.parse(level)
+    return out
+
+
+def load_pyproject(path: Path) -> LintConfig:
+    """The settings in path's [tool.bpfrewrite] table (defaults when it has none)."""
+    try:
+        doc = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BpfrewriteError(f"{path}: cannot read configuration ({exc})") from None
+    table = doc.get("tool", {}).get("bpfrewrite", {})
+    where = f"{path} [tool.bpfrewrite]"
+    if not isinstance(table, dict):
+        raise BpfrewriteError(f"{where}: must be a table")
+    # Other commands may keep their own keys in the same table; only ours are checked.
+    config = LintConfig(source=str(path))
+    if "select" in table:
+        config = replace(config, select=_slug_list(table["select"], "select", where))
+    if "ignore" in table:
+        config = replace(config, ignore=_slug_list(table["ignore"], "ignore", where))
+    if "severity" in table:
+        if not isinstance(table["severity"], dict):
+            raise BpfrewriteError(f"{where}: severity must be a table of slug = \"level\"")
+        config = replace(config, severity=parse_severity_overrides(table["severity"], where))
+    fail_on = table.get("fail-on", table.get("fail_on"))
+    if fail_on is not None:
+        config = replace(config, fail_on=check_fail_on(fail_on, where))
+    for key in ("cc", "cflags"):
+        if key in table:
+            if not isinstance(table[key], str):
+                raise BpfrewriteError(f"{where}: {key} must be a string")
+            config = replace(config, **{key: table[key]})
+    return config
+
+
+def check_fail_on(value: object, where: str = "--fail-on") -> str:
+    """value if it is a valid fail-on level."""
+    if value not in FAIL_ON:
+        raise BpfrewriteError(f"{where}: fail-on must be one of {', '.join(FAIL_ON)}, got {value!r}")
+    return str(value)
+
+
+def validate(config: LintConfig, known: set[str]) -> None:
+    """Refuse slugs no rule has, naming where they came from."""
+    named = list(config.select or ()) + list(config.ignore) + list(config.severity)
+    unknown = sorted({s for s in named if s not in known})
+    if unknown:
+        where = f" (from {config.source})" if config.source else ""
+        raise BpfrewriteError(f"unknown rule {', '.join(unknown)}{where}; known rules: {', '.join(sorted(known))}")
+
+
+def selected(config: LintConfig, known: list[str]) -> list[str]:
+    """The slugs that run, in registry order."""
+    chosen = set(config.select) if config.select is not None else set(known)
+    return [s for s in known if s in chosen and s not in config.ignore]

@@ -1,0 +1,44 @@
+'''A call the fast path keeps: a terminating program still runs it.
+
+## What it does
+Reports, as information, every helper or kfunc call whose knowledge-table entry says
+`fast_path: keep`, with the table's reason.
+
+## Why it matters
+A fast-path twin leaves early by replacing calls with their failure value. Calls it must keep
+(releases, unlocks, calls whose result the verifier trusts to be non-NULL, calls that fill a
+buffer the verifier then treats as written) still run after termination is requested, so they
+make up the cost of terminating. Knowing them tells you what a terminating run still does.
+
+## Example
+```c
+e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);  /* stubbed: r0 = 0 */
+if (!e)
+	return 0;
+bpf_ringbuf_submit(e, 0);                     /* kept: releases the reservation */
+```
+
+## How to fix
+Nothing is wrong; this is information. Prefer calls the fast path can stub on hot paths, or
+select the rule out (`--ignore fast-path-keeps-helper`) when you do not need the list.
+'''
+from __future__ import annotations
+
+from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
+from passes.rules.base import Rule
+from passes.rules.calls import known_calls
+
+
+class FastPathKeepsHelper(Rule):
+    __doc__ = __doc__
+
+    slug = "fast-path-keeps-helper"
+    severity = Severity.INFO
+
+    def check(self, obj, am) -> list[Diagnostic]:
+        """An info diagnostic at each call the fast path keeps."""
+        return [
+            self.at(am, c.func, c.index, f"the fast path keeps {c.entry.name}: {c.entry.reason}")
+            for c in known_calls(am)
+            if c.entry.fast_path == "keep"
+        ]

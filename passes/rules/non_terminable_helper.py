@@ -1,0 +1,52 @@
+'''A call into kernel code that runs long and that a terminating program cannot cut short.
+
+## What it does
+Reports every call of a helper or kfunc the knowledge table marks `long_running` that does not
+iterate a callback (those are `long-running-helper`), such as `bpf_copy_from_user` or
+`bpf_timer_cancel`.
+
+## Why it matters
+Early termination works at BPF instruction boundaries: a fast-path twin can skip a call that
+has not started, but once the program is inside the kernel function the time is spent in kernel
+code, out of the program's control. Whatever the call waits for (a page fault, a running timer
+callback, hashing a file) delays termination, and nothing the program does can shorten it.
+
+## Example
+```c
+bpf_copy_from_user(buf, sizeof(buf), uptr);   /* may fault pages in */
+```
+
+## How to fix
+Keep such calls off hot or latency-critical paths, bound their input (copy fewer bytes), or
+move the work to user space. If the delay is acceptable, suppress the report on that line with
+`// bpfrewrite: ignore[non-terminable-helper]`.
+'''
+from __future__ import annotations
+
+from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
+from bpfrewrite.kernel.table import Role
+from passes.rules.base import Rule
+from passes.rules.calls import callback_name, calls_with_role
+
+
+_HELP = "bound the call's input or move it off latency-critical paths; the fast path cannot skip it once it runs"
+
+
+class NonTerminableHelper(Rule):
+    __doc__ = __doc__
+
+    slug = "non-terminable-helper"
+    severity = Severity.WARNING
+
+    def check(self, obj, am) -> list[Diagnostic]:
+        """A diagnostic at each long-running, non-iterating call."""
+        out = []
+        for call in calls_with_role(am, Role.LONG_RUNNING):
+            if Role.ITERATE in call.entry.roles:
+                continue  # reported, with its bound and callback, by long-running-helper
+            message = f"{call.entry.name} runs in the kernel and cannot be cut short by early termination"
+            callback = callback_name(am, call)
+            if callback:
+                message += f" (its callback {callback} runs inside it)"
+            out.append(self.at(am, call.func, call.index, message, help=_HELP))
+        return out

@@ -1,0 +1,61 @@
+'''A lock whose acquisition cannot fail, so a terminating program cannot skip its critical section.
+
+## What it does
+Reports every call of a lock the knowledge table lists with role `lock` and a `void` result,
+such as `bpf_spin_lock`.
+
+## Why it matters
+A fast-path twin ends a program early by making calls fail and letting the program's own
+error paths run. A void lock gives the program nothing to test: the verifier even rejects
+reading r0 after `bpf_spin_lock` (`R0 !read_ok`). The twin must therefore take the lock and
+run the whole critical section, and a program stuck waiting for the lock cannot be ended.
+
+## Example
+```c
+bpf_spin_lock(&val->lock);
+val->count++;
+bpf_spin_unlock(&val->lock);
+```
+
+## How to fix
+Use `bpf_res_spin_lock` (kernel 6.15+) on a `struct bpf_res_spin_lock` and skip the critical
+section when it returns non-zero:
+```c
+if (bpf_res_spin_lock(&val->lock))
+	return 0;
+val->count++;
+bpf_res_spin_unlock(&val->lock);
+```
+'''
+from __future__ import annotations
+
+from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
+from bpfrewrite.kernel.table import Returns, Role
+from passes.rules.base import Rule
+from passes.rules.calls import calls_with_role, checked_locks
+
+
+class SpinLockNotTerminable(Rule):
+    __doc__ = __doc__
+
+    slug = "spin-lock-not-terminable"
+    severity = Severity.WARNING
+
+    def check(self, obj, am) -> list[Diagnostic]:
+        """A diagnostic at each call of a void lock."""
+        out = []
+        better = checked_locks()
+        advice = f" ({' or '.join(better[:2])})" if better else ""
+        for call in calls_with_role(am, Role.LOCK):
+            if call.entry.returns != Returns.VOID:
+                continue
+            out.append(
+                self.at(
+                    am,
+                    call.func,
+                    call.index,
+                    f"{call.entry.name} cannot fail, so a terminating program cannot skip the critical section",
+                    help=f"use a lock whose result can be tested{advice} and skip the critical section when it fails",
+                )
+            )
+        return out

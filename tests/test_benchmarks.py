@@ -1,0 +1,165 @@
+"""The benchmark helpers: the generated large object's size and shape, the scripts' CLIs, docs markers.
+
+No timing is asserted. The first run compiles the large objects (about 30 s with clang-19 on two
+cores); later runs take them from the cache in the temp dir.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bpfrewrite.elf.reader import read_object
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPTS = ("large_object.py", "disasm_throughput.py", "termination.py")
+BPF_FUNC_MAP_LOOKUP_ELEM = 1  # uapi linux/bpf.h helper ids
+BPF_FUNC_LOOP = 181
+
+
+@pytest.fixture(scope="module")
+def bench(request):
+    """The benchmarks package, importable as the scripts import it (from the repository root)."""
+    if shutil.which("clang-19") is None:
+        pytest.skip("clang-19 is not installed")
+    added = str(REPO) not in sys.path
+    if added:
+        sys.path.insert(0, str(REPO))
+    yield importlib.import_module("benchmarks.large_object"), importlib.import_module("benchmarks.termination")
+    if added:
+        sys.path.remove(str(REPO))
+
+
+@functools.lru_cache(maxsize=None)
+def _counts(path: Path) -> tuple[int, int, int]:
+    """(instructions, 8-byte slots, ld_imm64 count) over the executable sections."""
+    obj = read_object(path)
+    insns = [insn for sec in obj.exec_sections() for insn in sec.insns]
+    slots = sum(sec.size // 8 for sec in obj.exec_sections())
+    return len(insns), slots, sum(1 for insn in insns if insn.is_ld_imm64)
+
+
+def test_large_object_has_at_least_100k_instructions(bench):
+    large, _ = bench
+    path = large.make_large_object()
+    n, slots, wide = _counts(path)
+    assert n >= 100_000
+    # The section bytes are the oracle: every slot is an instruction or an ld_imm64's second half.
+    assert n + wide == slots
+    assert n < 110_000, "the generator should not overshoot the target by much"
+    assert large.count_instructions(path) == n
+
+
+def test_half_object_is_about_half(bench):
+    large, _ = bench
+    full, _, _ = _counts(large.make_large_object())
+    half, _, _ = _counts(large.make_large_object(half=True))
+    assert half >= 50_000
+    assert 0.45 <= half / full <= 0.55
+
+
+def test_large_object_has_the_documented_shape(bench):
+    large, _ = bench
+    obj = read_object(large.make_large_object(n_insns=2_000))
+    sections = {f.section.name for f in obj.programs}
+    assert sections == {"xdp", "tc", "socket", "tracepoint/syscalls/sys_enter_write"}
+    assert any(not f.is_global for f in obj.subprograms), "static subprograms"
+    assert any(f.is_global for f in obj.subprograms), "global subprograms"
+    helpers = {insn.imm for f in obj.programs for insn in f.insns if insn.is_helper_call}
+    assert {BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_LOOP} <= helpers
+    kinds = {insn.ref.kind.name for sec in obj.exec_sections() for insn in sec.insns if insn.ref}
+    assert {"MAP", "DATA", "CALL", "CALLBACK"} <= kinds
+    assert obj.btf_ext is not None and obj.btf_ext.line_info
+
+
+def test_dest_dir_gets_a_copy_and_the_cache_is_reused(bench, tmp_path):
+    large, _ = bench
+    first = large.make_large_object(n_insns=1_500)
+    stamp = first.stat().st_mtime_ns
+    copy = large.make_large_object(tmp_path, n_insns=1_500)
+    assert copy.parent == tmp_path
+    assert copy.read_bytes() == first.read_bytes()
+    assert large.make_large_object(n_insns=1_500) == first
+    assert first.stat().st_mtime_ns == stamp, "a cached object must not be rebuilt"
+    assert _counts(copy)[0] >= 1_500
+
+
+def test_large_object_rejects_a_non_positive_size(bench):
+    large, _ = bench
+    with pytest.raises(ValueError):
+        large.make_large_object(n_insns=0)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_help(script):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), "--help"], capture_output=True, text=True, cwd="/"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage:")
+
+
+def test_disasm_benchmark_runs_on_a_small_object():
+    if shutil.which("llvm-objdump-19") is None:
+        pytest.skip("llvm-objdump-19 is not installed")
+    obj = REPO / "testdata" / "loop.bpf.o"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "disasm_throughput.py"), "--object", str(obj), "--repeat", "1"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    n = sum(len(sec.insns) for sec in read_object(obj).exec_sections())
+    assert f"{n} instructions" in proc.stdout
+    assert "llvm-objdump-19 -d -l" in proc.stdout and "bpfrewrite disasm /" in proc.stdout
+
+
+def test_termination_refuses_non_root(bench, monkeypatch):
+    _, term = bench
+    monkeypatch.setattr(term.os, "geteuid", lambda: 1000)
+    with pytest.raises(SystemExit) as exc:
+        term.preflight()
+    assert "root" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_termination_refuses_without_matplotlib(bench, monkeypatch):
+    _, term = bench
+    monkeypatch.setattr(term.os, "geteuid", lambda: 0)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
+    with pytest.raises(SystemExit) as exc:
+        term.preflight()
+    assert "matplotlib" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_termination_docs_block_is_replaced_between_markers(bench, tmp_path):
+    _, term = bench
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Title\n\nbefore\n\n{term.BEGIN}\nold table\n{term.END}\n\nafter\n")
+    block = f"{term.BEGIN}\nnew table\n{term.END}"
+    term.write_docs(block, doc)
+    term.write_docs(block, doc)  # a rerun replaces, it does not append
+    text = doc.read_text()
+    assert text == f"# Title\n\nbefore\n\n{block}\n\nafter\n"
+
+
+def test_termination_docs_block_is_appended_without_markers(bench, tmp_path):
+    _, term = bench
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Title\n")
+    block = f"{term.BEGIN}\nrows\n{term.END}"
+    term.write_docs(block, doc)
+    assert doc.read_text() == f"# Title\n\n{block}\n"
+
+
+@pytest.mark.parametrize(
+    "ns, text",
+    [(26, "26 ns"), (580, "580 ns"), (12_345, "12.3 µs"), (7_730_000, "7.73 ms"), (250e6, "250 ms"), (1.25e9, "1.25 s")],
+)
+def test_termination_formats_durations(bench, ns, text):
+    _, term = bench
+    assert term.fmt_ns(ns) == text
