@@ -222,7 +222,7 @@ def plot(rows: list[Row], path: Path = PLOT) -> None:
         ax.text(x, r.original.ns * 8, label, ha="center", fontsize=9.5, fontweight="bold")
     ax.set_yscale("log")
     low = 10 ** math.floor(math.log10(min(r.twin.ns for r in rows)))
-    high = 10 ** math.ceil(math.log10(max(r.original.ns for r in rows) * 40))
+    high = 10 ** math.ceil(math.log10(max(r.original.ns for r in rows) * 30))
     ax.set_ylim(low, high)
     ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, numticks=20))
     ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())

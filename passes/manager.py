@@ -125,14 +125,6 @@ class AnalysisManager:
         self._stamp: dict[Any, tuple] = {}  # debug: function -> fingerprint when first analysed
         self.timings: dict[str, float] = defaultdict(float)
         self.counts: dict[str, int] = defaultdict(int)  # computations (not cache hits) per analysis
-        self._section_slots: dict = {}
-
-    def section_slots(self, section) -> list[int]:
-        """section.slots(), computed once per section until the next invalidation."""
-        got = self._section_slots.get(section)
-        if got is None or len(got) != len(section.insns or ()):
-            got = self._section_slots[section] = section.slots()
-        return got
 
     def get(self, analysis: type, unit: Any = None) -> Any:
         """The result of analysis for unit (a Function; the object for object-scope analyses)."""
@@ -177,7 +169,6 @@ class AnalysisManager:
     def invalidate(self, func: Function | None = None, preserved: Iterable[type] = ()) -> None:
         """Drop results for func (all functions when None) not in preserved; object results too."""
         keep = set(preserved)
-        self._section_slots.clear()  # a transform may have moved instructions
         if self.debug and keep:
             self._verify_preserved(func, keep)
         for key in list(self._cache):

@@ -153,3 +153,24 @@ def test_twins_take_the_early_exit_and_originals_still_run_normally(name: str, p
         assert twin.twin_of == prog
         if prog in LONG_RUNNING:
             assert orig.duration_ns >= 1000 * twin.duration_ns, (prog, orig.duration_ns, twin.duration_ns)
+
+
+@pytest.mark.parametrize("path", OBJECTS, ids=lambda p: p.name)
+def test_transforms_keep_their_preservation_claims(path: Path) -> None:
+    """In debug mode the manager recomputes what each fast-path transform says it preserves."""
+    from passes.manager import AnalysisManager
+    from passes.transforms.fastpath import make_twins
+
+    obj = read_object(path)
+    am = AnalysisManager(obj, debug=True)
+    result = make_twins(obj, am)
+    assert len(result.pairs) >= len(obj.programs) // 2  # programs now include their twins
+    assert am.timings["fastpath-stub-calls"] >= 0.0
+
+
+def test_registry_lists_the_fast_path_transforms() -> None:
+    from passes.manager import registry
+
+    names = registry()
+    for name in ("fastpath-stub-calls", "fastpath-may-goto", "fastpath-callback-stop"):
+        assert name in names

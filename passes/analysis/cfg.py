@@ -232,7 +232,7 @@ class CFG(Analysis):
         """Build the CFG of unit."""
         if am is None:
             return build_cfg(unit)
-        return build_cfg(unit, am.section_slots(unit.section)[unit.start])
+        return build_cfg(unit, unit.section.slots()[unit.start])
 
     @classmethod
     def fingerprint(cls, result: ControlFlowGraph) -> tuple:

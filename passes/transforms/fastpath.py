@@ -8,11 +8,13 @@ made, each decided by the helper/kfunc table (bpfrewrite.kernel.table):
 
 - a call the table stubs becomes `r0 = <failure value>` (its relocation dropped, for kfuncs);
 - a call the table keeps stays (releases, unlocks, never-NULL pointers, iterator set-up);
-- `may_goto` becomes a jump the verifier knows is taken (see _take_may_goto_exit);
+- `may_goto` becomes a jump the verifier knows is taken (see TakeMayGotoExit);
 - callbacks of iterating helpers return 1 at every exit (each reaching definition of r0 is
   rewritten to `r0 = 1`), so an iteration in progress stops after the current step.
 
 Originals are not touched: their code, relocations and BTF stay byte-for-byte the same.
+The in-place changes are registered transforms (StubCalls, TakeMayGotoExit, ForceCallbackStop)
+run by the pass manager over the twins, so analyses of a twin are invalidated when it changes.
 """
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ from dataclasses import dataclass, field
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.model import Function, Object, RefKind, Reference, Relocation, Section, Symbol
+from passes.analysis.callgraph import CallGraph
+from passes.analysis.cfg import CFG
+from passes.analysis.dataflow import Dataflow
+from passes.manager import AnalysisManager, PassManager, Transform, register
 
 TWIN_SUFFIX = "__fast"
 REPORT_SECTION = ".bpfrewrite"
@@ -83,20 +89,20 @@ def make_twins(obj: Object, am=None) -> PatchResult:
         raise BpfrewriteError(f"{obj.path}: already patched (it has a {REPORT_SECTION} section)")
     if not obj.programs:
         raise BpfrewriteError(f"{obj.path}: no programs to patch")
-    if am is None:
-        from passes.manager import AnalysisManager
-
-        am = AnalysisManager(obj)
-    callbacks = _iteration_callbacks(obj, am)
-    originals = _functions_to_twin(obj)
-    twins = {orig: _add_twin(obj, orig) for orig in originals}
-    result = PatchResult(pairs=list(twins.items()))
-    for orig, twin in twins.items():
+    am = am or AnalysisManager(obj)
+    callbacks = _iteration_callbacks(am)  # asked of the originals, before twins exist
+    twins = {orig: _add_twin(obj, orig) for orig in _functions_to_twin(obj)}
+    for twin in twins.values():
         _retarget(twin, twins)
-        _rewrite_calls(orig, twin, result, am)
-    for orig, twin in twins.items():
-        if orig in callbacks:
-            _force_callback_stop(obj, am, orig, twin, callbacks[orig], result)
+    am.invalidate()  # the object gained functions: whole-object results are stale
+    result = PatchResult(pairs=list(twins.items()))
+    originals = {twin: orig for orig, twin in twins.items()}
+    pm = PassManager(am)
+    pm.run(StubCalls(originals, result), twins.values())
+    pm.run(TakeMayGotoExit(originals, result), twins.values())
+    via = {twins[cb]: name for cb, name in callbacks.items() if cb in twins}
+    pm.run(ForceCallbackStop(originals, result, via), via)
+    result.sites.sort(key=lambda s: (s.twin, -1 if s.slot is None else s.slot))
     _write_report_section(obj, result)
     return result
 
@@ -161,48 +167,64 @@ def _retarget(twin: Function, twins: dict[Function, Function]) -> None:
         insn.ref = Reference(ref.kind, target.name, reloc, target=target)
 
 
-def _stub(insn, value: int) -> None:
-    """Turn a call into `r0 = value` in place, keeping its line and func metadata."""
+def _set_mov_imm(insn, value: int) -> None:
+    """Make insn `r0 = value` in place (same width), keeping its line and func metadata."""
     insn.code, insn.dst, insn.src, insn.off, insn.imm = 0xB7, 0, 0, 0, value
     insn.ref = None  # a kfunc's relocation must go: libbpf fails on a relocated non-call
 
 
-def _rewrite_calls(orig: Function, twin: Function, result: PatchResult, am) -> None:
-    from bpfrewrite.kernel.table import helper, kfunc
+class _TwinTransform(Transform):
+    """A transform of twins: knows each twin's original and records its decisions in result."""
 
-    slot = 0
-    for index, insn in enumerate(twin.insns):
-        text = insn.text()
-        entry = None
-        if insn.is_helper_call:
-            entry = helper(insn.imm)
-            callee = entry.name if entry else f"helper#{insn.imm}"
-        elif insn.ref is not None and insn.ref.kind == RefKind.KFUNC:
-            entry = kfunc(insn.ref.name)
-            callee = insn.ref.name
-        elif insn.is_may_goto:
-            _take_may_goto_exit(orig, twin, index, slot, text, result, am)
-            slot += insn.width
-            continue
-        else:
-            slot += insn.width
-            continue
-        if entry is None:
-            result.sites.append(Site(orig.name, twin.name, slot, text, "keep", callee, None,
-                                     "not in the helper/kfunc table: kept unchanged"))
-            result.problems.append(Problem(orig.name, slot, f"{callee} is not in the helper/kfunc table; kept"))
-        elif entry.fast_path == "stub":
-            _stub(insn, entry.failure_value)
-            result.sites.append(Site(orig.name, twin.name, slot, text, "stub", entry.name,
-                                     entry.failure_value, entry.reason))
-        else:
-            result.sites.append(Site(orig.name, twin.name, slot, text, "keep", entry.name, None, entry.reason))
-        slot += insn.width
+    def __init__(self, originals: dict[Function, Function], result: PatchResult):
+        self.originals = originals  # twin -> original
+        self.result = result
+
+    def site(self, twin: Function, slot: int | None, text: str, action: str, callee: str | None,
+             value: int | None, reason: str) -> None:
+        """Record one decision at slot of twin."""
+        self.result.sites.append(Site(self.originals[twin].name, twin.name, slot, text, action, callee, value, reason))
+
+    def problem(self, twin: Function, slot: int | None, message: str) -> None:
+        """Record something the twin could not be made to do."""
+        self.result.problems.append(Problem(self.originals[twin].name, slot, message))
 
 
-def _take_may_goto_exit(orig: Function, twin: Function, index: int, slot: int, text: str,
-                        result: PatchResult, am) -> None:
-    """Make a may_goto always take its exit edge, in a form the verifier decides statically.
+@register
+class StubCalls(_TwinTransform):
+    """Replace each call the helper/kfunc table stubs by `r0 = <failure value>`."""
+
+    name = "fastpath-stub-calls"
+    # A call and `r0 = imm` are both mid-block instructions: the CFG keeps its shape.
+    preserves = frozenset({CFG})
+
+    def run(self, am, twin: Function) -> bool:
+        """Stub twin's failing calls; record every call's decision."""
+        from bpfrewrite.kernel.table import table_for
+
+        changed = False
+        base = twin.slots()[0]
+        for insn, slot in zip(twin.insns, twin.slots()):
+            if not (insn.is_helper_call or (insn.ref is not None and insn.ref.kind == RefKind.KFUNC)):
+                continue
+            entry = table_for(insn)
+            text, slot = insn.text(), slot - base
+            if entry is None:
+                callee = insn.ref.name if insn.ref is not None else f"helper#{insn.imm}"
+                self.site(twin, slot, text, "keep", callee, None, "not in the helper/kfunc table: kept unchanged")
+                self.problem(twin, slot, f"{callee} is not in the helper/kfunc table; kept")
+            elif entry.fast_path == "stub":
+                _set_mov_imm(insn, entry.failure_value)
+                self.site(twin, slot, text, "stub", entry.name, entry.failure_value, entry.reason)
+                changed = True
+            else:
+                self.site(twin, slot, text, "keep", entry.name, None, entry.reason)
+        return changed
+
+
+@register
+class TakeMayGotoExit(_TwinTransform):
+    """Make each may_goto always take its exit edge, in a form the verifier decides statically.
 
     A plain `goto` leaves the loop body unreachable, which check_cfg rejects ("unreachable
     insn"), and the verifier does not treat r10 as non-NULL (reg_not_null() omits
@@ -210,21 +232,31 @@ def _take_may_goto_exit(orig: Function, twin: Function, index: int, slot: int, t
     constant on every path here is decided: `if rK == c goto` is always taken and the loop
     body is dead code to the verifier.
     """
-    from passes.analysis.dataflow import Dataflow
 
-    insn = twin.insns[index]
-    found = _constant_register(orig, am.get(Dataflow, orig), index)
-    if found is None:
-        result.sites.append(Site(orig.name, twin.name, slot, text, "keep", None, None,
-                                 "no register holds a known constant here; may_goto kept"))
-        result.problems.append(Problem(orig.name, slot, "may_goto kept: no register with a known constant "
-                                       "reaches it, so the twin cannot decide the exit statically"))
-        return
-    reg, value, is32 = found
-    insn.code = 0x16 if is32 else 0x15  # JMP32/JMP | JEQ | K
-    insn.dst, insn.src, insn.imm = reg, 0, value
-    result.sites.append(Site(orig.name, twin.name, slot, text, "goto", None, None,
-                             f"may_goto always takes its exit edge (as `{insn.text()}`, r{reg} is {value} here)"))
+    name = "fastpath-may-goto"
+    preserves = frozenset()  # the may_goto edge becomes a taken edge
+
+    def run(self, am, twin: Function) -> bool:
+        """Rewrite twin's may_goto instructions; record each decision."""
+        changed = False
+        base = twin.slots()[0]
+        for index, (insn, slot) in enumerate(zip(twin.insns, twin.slots())):
+            if not insn.is_may_goto:
+                continue
+            text, slot = insn.text(), slot - base
+            found = _constant_register(twin, am.get(Dataflow, twin), index)
+            if found is None:
+                self.site(twin, slot, text, "keep", None, None, "no register holds a known constant here; may_goto kept")
+                self.problem(twin, slot, "may_goto kept: no register with a known constant reaches it, "
+                             "so the twin cannot decide the exit statically")
+                continue
+            reg, value, is32 = found
+            insn.code = 0x16 if is32 else 0x15  # JMP32/JMP | JEQ | K
+            insn.dst, insn.src, insn.imm = reg, 0, value
+            self.site(twin, slot, text, "goto", None, None,
+                      f"may_goto always takes its exit edge (as `{insn.text()}`, r{reg} is {value} here)")
+            changed = True
+        return changed
 
 
 def _constant_register(func: Function, flow, index: int) -> tuple[int, int, bool] | None:
@@ -248,59 +280,68 @@ def _constant_register(func: Function, flow, index: int) -> tuple[int, int, bool
     return None
 
 
-def _iteration_callbacks(obj: Object, am) -> dict[Function, str]:
-    """Functions passed as callbacks to iterating helpers, with the helper's name."""
-    from bpfrewrite.kernel.table import Role, helper_by_name, kfunc
-    from passes.analysis.callgraph import CallGraph
+@register
+class ForceCallbackStop(_TwinTransform):
+    """Rewrite every definition of r0 reaching an exit of an iteration callback to `r0 = 1`."""
 
-    graph = am.get(CallGraph, obj)
-    out: dict[Function, str] = {}
-    for edge in graph.callback_edges():
-        entry = (helper_by_name(edge.via) or kfunc(edge.via)) if edge.via else None
-        if entry is not None and Role.ITERATE in entry.roles:
-            out[edge.callee] = entry.name
-    return out
+    name = "fastpath-callback-stop"
+    preserves = frozenset({CFG})  # only non-branch instructions change
 
+    def __init__(self, originals, result, via: dict[Function, str]):
+        super().__init__(originals, result)
+        self.via = via  # callback twin -> the iterating helper that calls it
 
-def _force_callback_stop(obj: Object, am, orig: Function, twin: Function, via: str, result: PatchResult) -> None:
-    """Rewrite every definition of r0 that reaches an exit of the twin callback to `r0 = 1`."""
-    from passes.analysis.dataflow import Dataflow
-
-    flow = am.get(Dataflow, orig)  # computed on the original: same shape, and cached already
-    slots = orig.slots()
-    base = slots[0]
-    exits = {i for i, insn in enumerate(orig.insns) if insn.is_exit}
-    for exit_index, defs in sorted(flow.exit_r0_defs().items()):
-        for d in sorted(defs):
+    def run(self, am, twin: Function) -> bool:
+        """Make twin return 1 at every exit, or record why it cannot."""
+        flow = am.get(Dataflow, twin)
+        slots = twin.slots()
+        base, via = slots[0], self.via[twin]
+        exits = {i for i, insn in enumerate(twin.insns) if insn.is_exit}
+        todo = sorted({d for defs in flow.exit_r0_defs().values() for d in defs})
+        changed = False
+        for d in todo:
             where = slots[d] - base if d >= 0 else None
-            why = _cannot_return_stop(orig, flow, d, exits)
+            why = _cannot_return_stop(twin, flow, d, exits)
             if why:
-                result.problems.append(Problem(orig.name, where, f"callback of {via}: {why}"))
+                self.problem(twin, where, f"callback of {via}: {why}")
                 continue
             insn = twin.insns[d]
-            text = orig.insns[d].text()
+            text = insn.text()
             if insn.is_ld_imm64:
                 insn.imm, insn.imm2 = _RETURN_STOP, 0
             else:
-                insn.code, insn.dst, insn.src, insn.off, insn.imm = 0xB7, 0, 0, 0, _RETURN_STOP
-                insn.ref = None
-            result.sites.append(Site(orig.name, twin.name, where, text, "return", None, _RETURN_STOP,
-                                     f"callback of {via} returns 1 so the iteration stops"))
+                _set_mov_imm(insn, _RETURN_STOP)
+            self.site(twin, where, text, "return", None, _RETURN_STOP,
+                      f"callback of {via} returns 1 so the iteration stops")
+            changed = True
+        return changed
 
 
-def _cannot_return_stop(orig: Function, flow, d: int, exits: set[int]) -> str | None:
+def _cannot_return_stop(func: Function, flow, d: int, exits: set[int]) -> str | None:
     """Why the definition of r0 at index d cannot become `r0 = 1` in place, or None."""
     if d < 0:
         return "r0 is not defined on some path to an exit"
-    insn = orig.insns[d]
+    insn = func.insns[d]
     if insn.is_ld_imm64 and (insn.src != 0 or insn.ref is not None):
-        return f"r0 comes from `{insn.text()}`, an address, at slot {d}"
+        return f"r0 comes from `{insn.text()}`, an address"
     if insn.is_call or insn.is_atomic or insn.is_store:
         return f"r0 comes from `{insn.text()}`, which has effects the twin must keep"
     other = set(flow.uses_of(d, 0)) - exits
     if other:
         return f"the value returned is also used at instruction {min(other)}"
     return None
+
+
+def _iteration_callbacks(am) -> dict[Function, str]:
+    """Functions passed as callbacks to iterating helpers, with the helper's name."""
+    from bpfrewrite.kernel.table import Role, helper_by_name, kfunc
+
+    out: dict[Function, str] = {}
+    for edge in am.get(CallGraph).callback_edges():
+        entry = (helper_by_name(edge.via) or kfunc(edge.via)) if edge.via else None
+        if entry is not None and Role.ITERATE in entry.roles:
+            out[edge.callee] = entry.name
+    return out
 
 
 def _write_report_section(obj: Object, result: PatchResult) -> None:
