@@ -1,127 +1,113 @@
-"""How analysis time grows with object size: CFG, dataflow and loops on a large object and on half of it.
+"""How analysis time grows with object size: CFG, dataflow, loops and call graph, full object and half.
 
-Usage: python benchmarks/analysis_scaling.py [FULL.o HALF.o]
+    python3 benchmarks/analysis_scaling.py [FULL.o HALF.o] [--repeat N] [--profile]
 
-Without arguments it generates C with many programs (loops, branches, helper calls, spills),
-compiles a full-size (~100,000 instructions) and a half-size object with clang-19 into a temporary
-directory, and times every analysis on each. The goal is a ratio of at most 2.2 (linear-ish).
+Without objects it takes the ~100,000-instruction object and its half from
+`benchmarks/large_object.py` (generated, compiled with clang-19, cached). It builds every
+function's CFG, then runs the dataflow, the loop analysis and the call graph, through one
+AnalysisManager, best of N (after one warm-up run on the half object). The goal is a
+full/half time ratio of at most 2.2 for about twice the instructions; exit status 1 when
+it is missed. `--profile` adds a cProfile of one full run (top functions by own time).
 """
 from __future__ import annotations
 
-import subprocess
+import argparse
+import io
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-FULL_PROGRAMS = 1450  # about 69 instructions each: ~100,000 instructions
-REPEATS = 3  # best of: the machine is shared, the minimum is the least disturbed run
-
-_HEADER = """#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-__u64 sink[64];
-__u32 limits[64];
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 64); __type(key, __u32); __type(value, __u64); } m SEC(".maps");
-static long cb(__u32 i, void *ctx) { *(__u64 *)ctx += i; return 0; }
-"""
-
-_PROGRAM = """
-SEC("tc") int prog_{n}(struct __sk_buff *skb)
-{{
-	__u64 acc = sink[{n} % 64], *v;
-	__u32 key = {n} % 64, lim = limits[{n} % 64];
-	int i, j;
-#pragma clang loop unroll(disable)
-	for (i = 0; i < {a}; i++) {{
-		acc = acc * {m} + (acc >> 3) + i;
-		if (acc & {bit})
-			acc ^= skb->len;
-	}}
-#pragma clang loop unroll(disable)
-	for (j = 0; j < lim; j++) {{
-		if (j & 1)
-			acc += bpf_get_prandom_u32();
-		else
-			acc -= j * {m};
-	}}
-	v = bpf_map_lookup_elem(&m, &key);
-	if (!v)
-		return {n} & 0xff;
-	*v += acc;
-	bpf_loop(lim, cb, &acc, 0);
-	if (acc > {big})
-		sink[(key + 1) % 64] = acc;
-	return acc & 1;
-}}
-"""
+GOAL_RATIO = 2.2
+STAGES = ("cfg", "dataflow", "loops", "callgraph")
 
 
-def generate(programs: int) -> str:
-    """C source with `programs` programs."""
-    body = [_HEADER]
-    for n in range(programs):
-        body.append(_PROGRAM.format(n=n, a=10 + n % 50, m=3 + 2 * (n % 7), bit=1 << (n % 13), big=1000 + n))
-    body.append('char LICENSE[] SEC("license") = "GPL";\n')
-    return "".join(body)
-
-
-def compile_c(source: str, out: Path) -> Path:
-    """Compile source to out with clang-19."""
-    src = out.with_suffix(".c")
-    src.write_text(source)
-    subprocess.run(["clang-19", "-target", "bpf", "-O2", "-g", "-I/usr/include/x86_64-linux-gnu",
-                    "-c", str(src), "-o", str(out)], check=True)
-    return out
-
-
-def analyse(path: Path) -> tuple[int, float]:
-    """(instruction count, best seconds) to run cfg, dataflow and loops on every function, and the callgraph."""
-    from bpfrewrite.elf.reader import read_object
+def _run_all(obj) -> dict[str, float]:
+    """Seconds per stage to run every analysis on every function of obj, with a fresh manager."""
     from passes.analysis.callgraph import CallGraph
     from passes.analysis.cfg import CFG
     from passes.analysis.dataflow import Dataflow
     from passes.analysis.loops import Loops
     from passes.manager import AnalysisManager
 
+    am = AnalysisManager(obj, debug=False)
+    times: dict[str, float] = {}
+    # One stage at a time over all functions, so each stage's time excludes the ones it builds on.
+    for name, analysis in zip(STAGES[:3], (CFG, Dataflow, Loops)):
+        t0 = time.perf_counter()
+        for func in obj.functions:
+            am.get(analysis, func)
+        times[name] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    am.get(CallGraph)
+    times["callgraph"] = time.perf_counter() - t0
+    return times
+
+
+def analyse(path: Path, repeat: int) -> tuple[int, dict[str, float]]:
+    """(instruction count, best seconds per stage and "total") over repeat runs on path."""
+    from bpfrewrite.elf.reader import read_object
+
     obj = read_object(path)
     count = sum(f.count for f in obj.functions)
-    best = float("inf")
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        am = AnalysisManager(obj, debug=False)
-        for func in obj.functions:
-            am.get(CFG, func)
-            am.get(Dataflow, func)
-            am.get(Loops, func)
-        am.get(CallGraph)
-        best = min(best, time.perf_counter() - t0)
-        del am
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        times = _run_all(obj)
+        times["total"] = sum(times.values())
+        if not best or times["total"] < best["total"]:
+            best = times  # the whole least-disturbed run, so its stages add up to its total
     return count, best
 
 
-def main(argv: list[str]) -> int:
-    """Run the benchmark; exit status 1 when the ratio exceeds 2.2."""
-    with tempfile.TemporaryDirectory(prefix="bpfrewrite-bench-") as tmp:
-        if len(argv) == 2:
-            full, half = Path(argv[0]), Path(argv[1])
-        elif not argv:
-            full = compile_c(generate(FULL_PROGRAMS), Path(tmp) / "full.o")
-            half = compile_c(generate(FULL_PROGRAMS // 2), Path(tmp) / "half.o")
-        else:
-            print(__doc__.strip().splitlines()[2], file=sys.stderr)
-            return 2
-        analyse(half)  # warm up: first calls pay for lazy imports and networkx dispatch
-        n_half, t_half = analyse(half)
-        n_full, t_full = analyse(full)
-    ratio = t_full / t_half
-    print(f"full: {n_full} instructions, {t_full:.2f} s")
-    print(f"half: {n_half} instructions, {t_half:.2f} s")
-    print(f"ratio: {ratio:.2f} (instructions ratio {n_full / n_half:.2f}; goal <= 2.2)")
-    return 0 if ratio <= 2.2 else 1
+def profile(path: Path, top: int = 25) -> str:
+    """cProfile of one run of every analysis on path, top functions by own time."""
+    import cProfile
+    import pstats
+
+    from bpfrewrite.elf.reader import read_object
+
+    obj = read_object(path)
+    prof = cProfile.Profile()
+    prof.enable()
+    _run_all(obj)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit status 1 when the full/half ratio exceeds the goal."""
+    parser = argparse.ArgumentParser(description="Time CFG, dataflow, loops and call graph on a full and a half object.")
+    parser.add_argument("objects", nargs="*", type=Path, metavar="FULL.o HALF.o", help="objects (default: generated)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per object; the best counts (default 3)")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of one full run")
+    args = parser.parse_args(argv)
+    if len(args.objects) not in (0, 2):
+        parser.error("give both FULL.o and HALF.o, or neither")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    sys.path.insert(0, str(ROOT))
+    if args.objects:
+        full, half = args.objects
+    else:
+        from benchmarks.large_object import make_large_object
+
+        full, half = make_large_object(), make_large_object(half=True)
+
+    analyse(half, 1)  # warm-up: the first calls pay for lazy imports
+    n_half, t_half = analyse(half, args.repeat)
+    n_full, t_full = analyse(full, args.repeat)
+    ratio = t_full["total"] / t_half["total"]
+    for label, n, t in (("full", n_full, t_full), ("half", n_half, t_half)):
+        stages = ", ".join(f"{s} {t[s]:.2f}" for s in STAGES)
+        print(f"{label}: {n} instructions, {t['total']:.2f} s ({stages}; {n / t['total']:,.0f} insns/s)")
+    per_stage = ", ".join(f"{s} {t_full[s] / t_half[s]:.2f}" for s in STAGES if t_half[s] > 0)
+    print(f"ratio: {ratio:.2f} (instructions ratio {n_full / n_half:.2f}; goal <= {GOAL_RATIO}); per stage: {per_stage}")
+    if args.profile:
+        print(profile(full))
+    return 0 if ratio <= GOAL_RATIO else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -41,6 +41,11 @@ _register_commands()
 
 def main() -> None:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
+    import gc
+
+    # A run builds ~10 objects per instruction and frees them at exit; the cyclic collector
+    # only rescans them (measured: about 20% of `disasm` on a 100k-instruction object).
+    gc.disable()
     try:
         # Without standalone mode click returns typer.Exit's code instead of raising it.
         code = app(standalone_mode=False)

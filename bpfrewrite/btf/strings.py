@@ -17,6 +17,7 @@ class StringTable:
             raise BpfrewriteError("BTF string table must start and end with a NUL byte")
         self._data = bytearray(data)
         self._index: dict[bytes, int] | None = None
+        self._decoded: dict[int, str] = {}  # offset -> string; line info repeats offsets a lot
 
     def __len__(self) -> int:
         """Size of the table in bytes."""
@@ -32,10 +33,14 @@ class StringTable:
 
     def get(self, off: int) -> str:
         """The string starting at byte offset off."""
+        got = self._decoded.get(off)
+        if got is not None:
+            return got
         if not self.contains(off):
             raise BpfrewriteError(f"BTF string offset {off} is outside the string table ({len(self._data)} bytes)")
         end = self._data.index(0, off)  # the table ends in NUL, so this always finds one
-        return self._data[off:end].decode(_ENCODING, _ERRORS)
+        got = self._decoded[off] = self._data[off:end].decode(_ENCODING, _ERRORS)
+        return got
 
     def add(self, s: str) -> int:
         """Offset of s in the table, appending it unless an identical string already exists."""

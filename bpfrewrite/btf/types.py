@@ -170,6 +170,9 @@ class _Reader:
         return values
 
 
+_MAX_KIND = max(BtfKind)
+
+
 def _signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
@@ -177,7 +180,7 @@ def _signed(value: int, bits: int) -> int:
 def _decode_type(r: _Reader, type_id: int) -> BtfType:
     name_off, info, size_or_type = r.take(_TYPE, f"type {type_id}")
     raw_kind = (info >> 24) & 0x1F
-    if raw_kind == 0 or raw_kind > max(BtfKind):
+    if raw_kind == 0 or raw_kind > _MAX_KIND:
         raise _fail(f"type {type_id} has unknown kind {raw_kind}")
     kind = BtfKind(raw_kind)
     vlen = info & 0xFFFF

@@ -28,7 +28,11 @@ def register(app: typer.Typer) -> None:
         model = read_object(obj)
         out = sys.stdout
         if fmt == "json":
-            json.dump(json_listing(model, prog), out, indent=1)
-            out.write("\n")
+            # One record per line: readable, and json.dumps without indent uses the C encoder
+            # (json.dump with indent is pure Python, 10x slower on 100k instructions).
+            records = json_listing(model, prog)["instructions"]
+            out.write('{"instructions": [\n')
+            out.write(",\n".join(json.dumps(r) for r in records))
+            out.write("\n]}\n")
         else:
             out.writelines(line + "\n" for line in text_listing(model, prog))

@@ -33,7 +33,7 @@ _ARGS = frozenset({1, 2, 3, 4, 5})
 _CALL_DEFS = frozenset({0, 1, 2, 3, 4, 5})
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Instruction:
     """A BPF instruction (one slot, or two for ld_imm64) plus the metadata attached to it."""
 
