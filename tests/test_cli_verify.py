@@ -157,10 +157,10 @@ def _elf_magic_only(tmp_path):
     "make_path, expected",
     [
         (lambda tmp: tmp / "missing.o", "no such file"),
-        (lambda tmp: tmp, "not a regular file"),
+        (lambda tmp: tmp, "is a directory"),
         (lambda tmp: "/bin/ls", "not a BPF object"),
         (_random_bytes, "not an ELF file"),
-        (_elf_magic_only, "not an ELF file"),
+        (_elf_magic_only, "truncated ELF header"),
         (_x86_object, "not a BPF object"),
     ],
     ids=["missing", "directory", "bin-ls", "random-bytes", "elf-magic-only", "x86-object"],

@@ -13,6 +13,8 @@ from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.kernel import libbpf
 from bpfrewrite.kernel.runner import check_bpf_elf, verify_object
 
+TESTDATA = __import__("pathlib").Path(__file__).resolve().parent.parent / "testdata"
+
 HEADER = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
 LICENSE = 'char LICENSE[] SEC("license") = "GPL";\n'
 
@@ -215,7 +217,7 @@ def _elf_header(ei_class=2, ei_data=1, e_type=1, e_machine=247) -> bytes:
     "content, expected",
     [
         (None, "no such file"),
-        (b"", "not an ELF file"),
+        (b"", "empty file"),
         (random.Random(0).randbytes(256), "not an ELF file"),
         (_elf_header(e_machine=62), "not a BPF object"),
         (_elf_header(ei_data=2), "little-endian"),
@@ -233,14 +235,16 @@ def test_check_bpf_elf_rejects_bad_input(tmp_path, content, expected):
 
 
 def test_check_bpf_elf_rejects_directory(tmp_path):
-    with pytest.raises(BpfrewriteError, match="not a regular file"):
+    with pytest.raises(BpfrewriteError, match="is a directory"):
         check_bpf_elf(tmp_path)
 
 
-def test_check_bpf_elf_accepts_minimal_bpf_header(tmp_path):
+def test_check_bpf_elf_reads_the_whole_object(tmp_path):
     path = tmp_path / "x.o"
-    path.write_bytes(_elf_header())
-    check_bpf_elf(path)
+    path.write_bytes(_elf_header())  # a valid BPF header with nothing behind it
+    with pytest.raises(BpfrewriteError, match="no symbol table|malformed|truncated"):
+        check_bpf_elf(path)
+    check_bpf_elf(TESTDATA / "loop.bpf.o")
 
 
 def test_missing_library_is_a_user_error(monkeypatch):

@@ -54,8 +54,10 @@ def parse_object(data: bytes, path: str) -> Object:
     _check_header(data, str(path))
     try:
         return _build(str(path), data)
-    except BpfrewriteError:
-        raise
+    except BpfrewriteError as exc:
+        if str(exc).startswith(f"{path}:"):
+            raise
+        raise BpfrewriteError(f"{path}: {exc}") from None  # every message names the file
     except Exception as exc:  # pyelftools raises many types on corrupt input
         raise BpfrewriteError(f"{path}: malformed ELF object ({type(exc).__name__}: {exc})") from None
 
@@ -79,7 +81,7 @@ def _check_header(data: bytes, path: str) -> None:
     if len(data) < 64:
         raise BpfrewriteError(f"{path}: truncated ELF header")
     if data[4] != 2:
-        raise BpfrewriteError(f"{path}: 32-bit ELF, BPF objects are ELF64")
+        raise BpfrewriteError(f"{path}: a 32-bit ELF; BPF objects are 64-bit ELF")
     if data[5] == 2:
         machine = struct.unpack_from(">H", data, 18)[0]
         what = "a big-endian BPF object" if machine == EM_BPF else "a big-endian ELF"

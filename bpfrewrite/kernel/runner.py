@@ -43,11 +43,6 @@ _PACKET_TYPES = frozenset(
 # and refuse repeat != 0, so they report a return value but no duration.
 _RAW_TP_CTX_SIZE = 12 * 8
 
-_ELF_MAGIC = b"\x7fELF"
-_ELFCLASS64 = 2
-_ELFDATA2LSB = 1
-_ET_REL = 1
-_EM_BPF = 247
 
 
 @dataclass
@@ -67,26 +62,10 @@ class ProgResult:
 
 
 def check_bpf_elf(path: Path) -> None:
-    """Raise BpfrewriteError unless `path` is a readable 64-bit little-endian BPF ELF object."""
-    if not path.exists():
-        raise BpfrewriteError(f"{path}: no such file")
-    if not path.is_file():
-        raise BpfrewriteError(f"{path}: not a regular file")
-    try:
-        with path.open("rb") as f:
-            header = f.read(64)
-    except OSError as exc:
-        raise BpfrewriteError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(header) < 20 or header[:4] != _ELF_MAGIC:
-        raise BpfrewriteError(f"{path}: not an ELF file")
-    if header[4] != _ELFCLASS64 or header[5] != _ELFDATA2LSB:
-        raise BpfrewriteError(f"{path}: not a 64-bit little-endian ELF (BPF objects are)")
-    e_type = int.from_bytes(header[16:18], "little")
-    e_machine = int.from_bytes(header[18:20], "little")
-    if e_machine != _EM_BPF:
-        raise BpfrewriteError(f"{path}: not a BPF object (ELF machine {e_machine}, BPF is 247)")
-    if e_type != _ET_REL:
-        raise BpfrewriteError(f"{path}: not a relocatable BPF object (compile with clang -c)")
+    """Raise BpfrewriteError unless path is a BPF object bpfrewrite can read (before libbpf sees it)."""
+    from bpfrewrite.elf.reader import read_object
+
+    read_object(path)  # the one reader: same checks and messages as every other command
 
 
 def verify_object(
@@ -98,9 +77,9 @@ def verify_object(
 ) -> list[ProgResult]:
     """Load the object's programs (or only `prog`); with `run`, test-run the accepted ones."""
     path = Path(path)
-    check_bpf_elf(path)
     if repeat < 1:
         raise BpfrewriteError(f"--repeat must be at least 1, not {repeat}")
+    check_bpf_elf(path)
     with libbpf.captured_messages() as messages:
         programs = _list_programs(path, messages)
         if not programs:
