@@ -84,7 +84,7 @@ def profile(path: Path, top: int = 25) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit status 1 when the full/half ratio exceeds the goal."""
     parser = argparse.ArgumentParser(description="Time CFG, dataflow, loops and call graph on a full and a half object.")
-    parser.add_argument("objects", nargs="*", type=Path, metavar="FULL.o HALF.o", help="objects (default: generated)")
+    parser.add_argument("objects", nargs="*", type=Path, metavar="OBJECT", help="FULL.o HALF.o (default: generated)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per object; the best counts (default 3)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one full run")
     args = parser.parse_args(argv)
@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give both FULL.o and HALF.o, or neither")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    for path in args.objects:
+        if not path.is_file():
+            parser.error(f"{path}: no such file")
     sys.path.insert(0, str(ROOT))
     if args.objects:
         full, half = args.objects

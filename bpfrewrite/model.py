@@ -30,6 +30,16 @@ class RefKind(enum.IntEnum):
     ARENA = 8  # ld_imm64 of a variable in an arena section
 
 
+def calls_kfunc(insn: "Instruction") -> bool:
+    """A kfunc call: src_reg 2, or clang's form in objects (src_reg 1 relocated against an extern).
+
+    libbpf rewrites clang's form to src_reg 2 only when it loads the object.
+    """
+    if not insn.is_call:
+        return False
+    return insn.is_kfunc_call or (insn.ref is not None and insn.ref.kind == RefKind.KFUNC)
+
+
 @dataclass(eq=False)
 class Relocation:
     """One ELF relocation entry as read, kept so a writer can emit it again unchanged."""

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from bpfrewrite.errors import BpfrewriteError
-from bpfrewrite.model import Object, RefKind, Section, Symbol
+from bpfrewrite.model import Object, RefKind, Section
 
 INSN_SIZE = 8
 SHT_SYMTAB = 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bpfrewrite.model import Function, RefKind
+from bpfrewrite.model import Function, calls_kfunc
 from passes.analysis.cfg import CFG, EXIT, ControlFlowGraph
 from passes.analysis.dataflow import ENTRY, Dataflow, ReachingDefinitions
 from passes.manager import Analysis, AnalysisManager, register
@@ -137,20 +137,13 @@ def _contents(loop: Loop, cfg: ControlFlowGraph, insns) -> None:
                 loop.may_gotos.append(i)
             elif insn.is_helper_call:
                 loop.helper_calls.append(i)
-            elif is_kfunc_call(insn):
+            elif calls_kfunc(insn):
                 loop.kfunc_calls.append(i)
                 name = insn.ref.name if insn.ref is not None else ""
                 if name.startswith("bpf_iter_") and name.endswith("_next"):
                     loop.iter_next_calls.append(i)
             elif insn.is_pseudo_call:
                 loop.subprogram_calls.append(i)
-
-
-def is_kfunc_call(insn) -> bool:
-    """A kfunc call: src 2, or clang's form in objects (src 1, relocated against an extern)."""
-    if not insn.is_call:
-        return False
-    return insn.is_kfunc_call or (insn.ref is not None and insn.ref.kind == RefKind.KFUNC)
 
 
 def _irreducible(cfg: ControlFlowGraph, back: set[tuple[int, int]]) -> list[tuple[int, int]]:

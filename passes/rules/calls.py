@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
-from bpfrewrite.kernel.table import Entry, Role, helper, kfunc
+from bpfrewrite.kernel.table import Entry, Role, table_for
 from bpfrewrite.model import RefKind
 from passes.manager import Analysis, register
 
 if TYPE_CHECKING:
-    from bpfrewrite.model import Function, Object
+    from bpfrewrite.model import Function
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,7 @@ class Call:
 
 def call_entry(insn) -> Entry | None:
     """The table entry of a helper or kfunc call instruction; None for anything else or unknown callees."""
-    if not insn.is_call:
-        return None
-    ref = insn.ref
-    # clang emits a kfunc call as `call -1` with src_reg 1 and a relocation against the extern;
-    # libbpf turns it into src_reg 2 only when loading, so the reference is what identifies it.
-    if ref is not None and ref.kind == RefKind.KFUNC:
-        return kfunc(ref.name)
-    if insn.is_helper_call:
-        return helper(insn.imm)
-    return None
+    return table_for(insn)
 
 
 @register

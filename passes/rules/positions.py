@@ -1,24 +1,11 @@
 """Where instructions are, for diagnostics: section slots and source positions, cached by the manager.
 
-Computing a function's slots walks its whole section, and line info is decoded per record, so
-both are analyses: computed once per lint run (per section, per function) instead of per finding.
+Line info is decoded per record, so positions are an analysis: computed once per function per
+lint run instead of once per finding.
 """
 from __future__ import annotations
 
 from passes.manager import Analysis, register
-
-
-@register
-class SectionSlots(Analysis):
-    """The 8-byte slot of every instruction of every executable section, by section index."""
-
-    name = "section-slots"
-    scope = "object"
-
-    @classmethod
-    def run(cls, am, unit) -> dict[int, list[int]]:
-        """Slots of each executable section's instructions."""
-        return {sec.index: sec.slots() for sec in unit.exec_sections()}
 
 
 @register
@@ -33,7 +20,7 @@ class SourcePositions(Analysis):
         """(slots, positions) of unit's instructions."""
         from bpfrewrite.source import function_positions
 
-        slots = am.get(SectionSlots)[unit.section.index][unit.start : unit.start + unit.count]
+        slots = unit.slots()
         return slots, function_positions(am.obj, unit)
 
 

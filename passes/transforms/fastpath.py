@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 
 from bpfrewrite.errors import BpfrewriteError
-from bpfrewrite.model import Function, Object, RefKind, Reference, Relocation, Section, Symbol
+from bpfrewrite.model import Function, Object, RefKind, Reference, Relocation, Section, Symbol, calls_kfunc
 from passes.analysis.callgraph import CallGraph
 from passes.analysis.cfg import CFG
 from passes.analysis.dataflow import Dataflow
@@ -205,7 +205,7 @@ class StubCalls(_TwinTransform):
         changed = False
         base = twin.slots()[0]
         for insn, slot in zip(twin.insns, twin.slots()):
-            if not (insn.is_helper_call or (insn.ref is not None and insn.ref.kind == RefKind.KFUNC)):
+            if not (insn.is_helper_call or calls_kfunc(insn)):
                 continue
             entry = table_for(insn)
             text, slot = insn.text(), slot - base
