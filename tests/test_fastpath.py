@@ -174,3 +174,11 @@ def test_registry_lists_the_fast_path_transforms() -> None:
     names = registry()
     for name in ("fastpath-stub-calls", "fastpath-may-goto", "fastpath-callback-stop"):
         assert name in names
+
+
+@pytest.mark.parametrize("out", ["/nonexistent-dir/x.o", "/proc/x.o", "{tmp}"], ids=["no-dir", "read-only", "directory"])
+def test_unwritable_output_is_one_line_exit_2(out: str, tmp_path: Path) -> None:
+    proc = _cli("patch", str(REPO / "testdata" / "loop.bpf.o"), out.format(tmp=tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []
