@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 from elftools.elf.elffile import ELFFile
 
 from bpfrewrite.btf import BTF, BTFExt, BtfKind, BtfType, ByteOffset, CoreReloRec, LineInfoRec, line_text
@@ -134,11 +135,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 
 def _require(tool: str) -> str:
+    require_tool(tool)
     path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("BPFREWRITE_REQUIRE_TOOLS"):
-            pytest.fail(f"{tool} is not installed and BPFREWRITE_REQUIRE_TOOLS is set")
-        pytest.skip(f"{tool} is not installed (set BPFREWRITE_REQUIRE_TOOLS=1 to make this a failure)")
     return path
 
 

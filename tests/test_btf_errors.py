@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 from elftools.elf.elffile import ELFFile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,8 +33,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 def _compile(tmp: Path, target: str) -> tuple[bytes, bytes]:
     clang = shutil.which("clang-19")
-    if clang is None:
-        pytest.skip("clang-19 is not installed")
+    require_tool("clang-19")
     c, o = tmp / f"{target}.c", tmp / f"{target}.o"
     c.write_text(SRC)
     subprocess.run([clang, "-target", target, "-O2", "-g", "-I/usr/include/x86_64-linux-gnu", "-c", str(c),

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 
 from bpfrewrite.elf.reader import read_object
 from bpfrewrite.errors import BpfrewriteError
@@ -20,8 +20,7 @@ _JUMP = re.compile(r"^(?:if .* goto|goto|gotol|may_goto) ([+-]0x[0-9a-f]+|[+-]\d
 
 def objdump_slots(path: Path) -> dict[str, dict[int, str]]:
     """section -> slot -> instruction text, from llvm-objdump-19 (the oracle)."""
-    if shutil.which("llvm-objdump-19") is None:
-        pytest.skip("llvm-objdump-19 is not installed")
+    require_tool("llvm-objdump-19")
     text = subprocess.run(["llvm-objdump-19", "-d", "--no-show-raw-insn", str(path)],
                           capture_output=True, text=True, check=True).stdout
     out: dict[str, dict[int, str]] = {}

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 
 from bpfrewrite.commands import cfg as cfg_cmd
 from bpfrewrite.errors import BpfrewriteError
@@ -25,8 +26,7 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("obj", ["subprogs.bpf.o", "may_goto_long.bpf.o", "plain_loop.bpf.o"])
 def test_dot_is_accepted_by_graphviz(obj):
-    if shutil.which("dot") is None:
-        pytest.skip("graphviz is not installed")
+    require_tool("dot")
     dot = run(str(TESTDATA / obj)).stdout
     proc = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode()
@@ -65,8 +65,7 @@ def test_json_calls():
 
 
 def test_output_file_svg(tmp_path):
-    if shutil.which("dot") is None:
-        pytest.skip("graphviz is not installed")
+    require_tool("dot")
     out = tmp_path / "g.svg"
     run(str(TESTDATA / "loop.bpf.o"), "--format", "svg", "-o", str(out))
     assert b"<svg" in out.read_bytes()

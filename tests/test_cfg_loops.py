@@ -1,11 +1,11 @@
 """Loops: back edges, nesting, contents and iteration bounds, on testdata and compiled C."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,8 +67,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 
 def compile_c(tmp_path: Path, source: str, *flags: str) -> Path:
-    if shutil.which("clang-19") is None:
-        pytest.skip("clang-19 is not installed")
+    require_tool("clang-19")
     src = tmp_path / "snippet.bpf.c"
     src.write_text(source)
     out = tmp_path / "snippet.bpf.o"

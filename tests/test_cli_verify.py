@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import require_tool
 
 from bpfrewrite import cli
 from bpfrewrite.commands.verify import format_duration, speed_ratio
@@ -166,8 +167,8 @@ def _elf_magic_only(tmp_path):
     ids=["missing", "directory", "bin-ls", "random-bytes", "elf-magic-only", "x86-object"],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path, make_path, expected):
-    if make_path is _x86_object and shutil.which("clang-19") is None:
-        pytest.skip("clang-19 not installed")
+    if make_path is _x86_object:
+        require_tool("clang-19")
     proc = run_subprocess("verify", make_path(tmp_path))
     assert proc.returncode == 2
     assert proc.stdout == ""
@@ -194,9 +195,8 @@ def test_bad_options_are_one_line_exit_2(kernel, good_obj, capsys, monkeypatch, 
 
 
 def test_without_privileges_is_one_line_exit_2(kernel, good_obj):
+    require_tool("capsh")
     capsh = shutil.which("capsh")
-    if capsh is None:
-        pytest.skip("capsh not installed")
     code = "from bpfrewrite.cli import main; main()"
     # Drop the capabilities bpf() checks (CAP_BPF, CAP_SYS_ADMIN, ...) from this root process.
     proc = subprocess.run(

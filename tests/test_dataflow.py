@@ -1,11 +1,11 @@
 """Reaching definitions and value tracking on clang's patterns (listings read with llvm-objdump-19)."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 
 from bpfrewrite.elf.reader import read_object
 from passes.analysis import dataflow
@@ -132,8 +132,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 @pytest.fixture(scope="module")
 def snippets(tmp_path_factory):
-    if shutil.which("clang-19") is None:
-        pytest.skip("clang-19 is not installed")
+    require_tool("clang-19")
     d = tmp_path_factory.mktemp("df")
     (d / "df.bpf.c").write_text(SNIPPETS)
     subprocess.run(["clang-19", "-target", "bpf", "-O2", "-g", "-I/usr/include/x86_64-linux-gnu",

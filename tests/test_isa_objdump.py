@@ -1,7 +1,6 @@
 """Instruction text checked against the oracle, llvm-objdump-19, instruction by instruction."""
 from __future__ import annotations
 
-import os
 import random
 import re
 import shutil
@@ -9,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
@@ -21,11 +21,8 @@ LLVM_MC = "llvm-mc-19"
 
 
 def _require(tool: str) -> str:
+    require_tool(tool)
     path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("BPFREWRITE_REQUIRE_TOOLS"):
-            pytest.fail(f"{tool} is not installed and BPFREWRITE_REQUIRE_TOOLS is set")
-        pytest.skip(f"{tool} is not installed (set BPFREWRITE_REQUIRE_TOOLS=1 to make this a failure)")
     return path
 
 

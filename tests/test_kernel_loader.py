@@ -4,10 +4,10 @@ from __future__ import annotations
 import ctypes
 import os
 import random
-import shutil
 import subprocess
 
 import pytest
+from conftest import require_tool
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.kernel import libbpf
@@ -190,8 +190,7 @@ def _static_asserts(struct: str, ctype: type[ctypes.Structure], skip: set[str]) 
 
 
 def test_struct_layouts_match_headers(tmp_path):
-    if shutil.which("clang-19") is None:
-        pytest.skip("clang-19 not installed")
+    require_tool("clang-19")
     checks = _static_asserts("bpf_test_run_opts", libbpf.TestRunOpts, set())
     # gpl_compatible is a bitfield (no offsetof); the fields around it pin its place.
     checks += _static_asserts("bpf_prog_info", libbpf.ProgInfo, {"gpl_compatible", "_pad"})

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.instruction import Instruction
@@ -49,8 +50,7 @@ def _uapi_ids() -> dict[int, str]:
 def btf() -> dict[int, dict]:
     """The running kernel's BTF, by type id (skips where bpftool or vmlinux BTF is missing)."""
     bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
-    if not VMLINUX.exists() or not Path(bpftool).exists():
-        pytest.skip("needs bpftool and /sys/kernel/btf/vmlinux")
+    require_tool(bpftool, str(VMLINUX))
     out = subprocess.run([bpftool, "-j", "btf", "dump", "file", str(VMLINUX)],
                          check=True, capture_output=True, text=True).stdout
     return {t["id"]: t for t in json.loads(out)["types"]}
