@@ -182,3 +182,13 @@ def test_unwritable_output_is_one_line_exit_2(out: str, tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lint_reports_a_patched_object_once_per_original(tmp_path: Path) -> None:
+    from passes.rules.runner import lint_object
+
+    src = REPO / "testdata" / "loop.bpf.o"
+    patch_object(src, tmp_path / "p.o")
+    before = [(d.rule, d.line, d.column, d.function) for d in lint_object(read_object(src))]
+    after = [(d.rule, d.line, d.column, d.function) for d in lint_object(read_object(tmp_path / "p.o"))]
+    assert before and after == before

@@ -25,10 +25,15 @@ def lint_object(obj, config: LintConfig = LintConfig()) -> list[Diagnostic]:
     """The diagnostics of the selected rules on a parsed object: overridden, unsuppressed, sorted."""
     from passes.manager import AnalysisManager
 
+    from passes.transforms.fastpath import twin_names
+
     am = AnalysisManager(obj)
     diags: list[Diagnostic] = []
     for slug in selected(config, list(RULES)):
         diags.extend(RULES[slug]().check(obj, am))
+    # Twins are derived code: their findings are their originals' (reported once, on the original).
+    twins = twin_names(obj)
+    diags = [d for d in diags if d.function not in twins]
     diags = [d.with_severity(config.severity[d.rule]) if d.rule in config.severity else d for d in diags]
     return sort_diagnostics(drop_suppressed(diags))
 

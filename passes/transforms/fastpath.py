@@ -344,6 +344,26 @@ def _iteration_callbacks(am) -> dict[Function, str]:
     return out
 
 
+def read_report(obj: Object) -> dict | None:
+    """The .bpfrewrite report of an object patched by bpfrewrite, or None for any other object."""
+    sec = obj.section(REPORT_SECTION)
+    if sec is None:
+        return None
+    try:
+        report = json.loads(sec.data)
+    except ValueError:
+        raise BpfrewriteError(f"{obj.path}: the {REPORT_SECTION} section is not bpfrewrite's JSON report") from None
+    if not isinstance(report, dict) or report.get("version") != REPORT_VERSION:
+        raise BpfrewriteError(f"{obj.path}: unknown {REPORT_SECTION} report version")
+    return report
+
+
+def twin_names(obj: Object) -> set[str]:
+    """Names of the fast-path twins in obj (empty for an object that was never patched)."""
+    report = read_report(obj)
+    return {t["twin"] for t in report.get("twins", ())} if report else set()
+
+
 def _write_report_section(obj: Object, result: PatchResult) -> None:
     blob = json.dumps(result.report(), sort_keys=True, separators=(",", ":")).encode() + b"\n"
     obj.sections.append(
