@@ -53,3 +53,25 @@ def test_write_is_atomic_and_leaves_no_temporary(tmp_path: Path) -> None:
     write_object(obj, target)
     assert target.read_bytes()[:4] == b"\x7fELF"
     assert [p.name for p in tmp_path.iterdir()] == ["x.o"]
+
+
+def test_branch_offsets_are_derived_from_targets(tmp_path: Path, kernel) -> None:
+    """Insert a no-op inside a loop: the writer re-derives every jump offset, and the kernel agrees."""
+    from bpfrewrite.isa import Instruction
+    from bpfrewrite.kernel.runner import verify_object
+
+    obj = read_object(REPO / "testdata" / "plain_loop.bpf.o")
+    func = obj.function("plain_loop")
+    assert [f for f in obj.functions if f.section is func.section] == [func]  # nothing after it moves
+    back = next(i for i in func.insns if i.is_cond_jump and i.branch_offset < 0)
+    loop_head = func.insns.index(back.target)
+    before = back.branch_offset
+    func.section.insns.insert(func.start + loop_head + 1, Instruction.ja(0))  # a no-op in the loop body
+    func.count += 1
+    out = tmp_path / "grown.o"
+    write_object(obj, out)
+    again = read_object(out).function("plain_loop")
+    new_back = next(i for i in again.insns if i.is_cond_jump and i.branch_offset < 0)
+    assert new_back.branch_offset == before - 1
+    (result,) = verify_object(out, run=True)
+    assert result.accepted and result.retval == 0x5100, result.message

@@ -185,6 +185,20 @@ def _decode_code(obj: Object) -> None:
                 sec.insns = decode(sec.data)
             except BpfrewriteError as exc:
                 raise BpfrewriteError(f"section {sec.name!r}: {exc}") from None
+            _link_branches(sec)
+
+
+def _link_branches(sec: Section) -> None:
+    """Point each branch at the Instruction it jumps to (style: symbolic targets, offsets derived).
+
+    A target outside the section or inside an ld_imm64 is left unlinked: the writer then keeps
+    the raw offset, and the CFG analysis reports the bad jump with the function's name.
+    """
+    insns = sec.insns or []
+    at_slot = {slot: insn for slot, insn in zip(sec.slots(), insns)}
+    for slot, insn in zip(sec.slots(), insns):
+        if insn.is_branch:
+            insn.target = at_slot.get(slot + 1 + insn.branch_offset)
 
 
 class _SlotIndex:

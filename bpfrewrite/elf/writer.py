@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.isa.opcodes import GOTOL
 from bpfrewrite.model import Object, RefKind, Section
 
 INSN_SIZE = 8
@@ -148,13 +149,27 @@ class _Writer:
     # -- code and its relocations --------------------------------------------------------------
     def _code(self, sec: Section) -> bytes:
         slots = self.slots[sec.index]
+        slot_of = {id(insn): slot for slot, insn in zip(slots, sec.insns or ())}
         out = bytearray()
         for i, insn in enumerate(sec.insns or ()):
             ref = insn.ref
             if ref is not None and ref.kind in (RefKind.CALL, RefKind.CALLBACK):
                 insn.imm = self._call_imm(sec, slots[i], insn)
+            if insn.target is not None:
+                self._branch_offset(sec, slots[i], insn, slot_of)
             out += insn.encode()
         return bytes(out)
+
+    def _branch_offset(self, sec: Section, slot: int, insn, slot_of: dict[int, int]) -> None:
+        """Derive a branch's offset from its target instruction's current slot."""
+        target_slot = slot_of.get(id(insn.target))
+        if target_slot is None:
+            raise BpfrewriteError(f"{sec.name}: branch at slot {slot} jumps to an instruction not in the section")
+        value = target_slot - (slot + 1)
+        limit = 1 << 31 if insn.code == GOTOL else 1 << 15  # gotol keeps its offset in imm
+        if not -limit <= value < limit:
+            raise BpfrewriteError(f"{sec.name}: branch at slot {slot} is out of range ({value} slots)")
+        insn.set_branch_offset(value)
 
     def _call_imm(self, sec: Section, slot: int, insn) -> int:
         """The immediate libbpf expects for a call or callback reference to ref.target."""

@@ -48,6 +48,9 @@ class Instruction:
     line: object = None
     func: object = None
     core: list = field(default_factory=list)
+    # Branches: the Instruction jumped to, set by the ELF reader; writers derive `off` (or
+    # gotol's `imm`) from it, so inserting or moving code cannot leave a stale offset.
+    target: object = None
 
     # ----- constructors -------------------------------------------------------------------
     @classmethod
@@ -93,10 +96,10 @@ class Instruction:
         return first + bytes(self.pad) + _imm_bytes(self.imm2)
 
     def copy(self) -> "Instruction":
-        """A shallow copy: same metadata objects, its own CO-RE list."""
+        """A shallow copy: same metadata objects (branch target included), its own CO-RE list."""
         return Instruction(
             self.code, self.dst, self.src, self.off, self.imm, self.imm2, self.pad,
-            self.ref, self.line, self.func, list(self.core),
+            self.ref, self.line, self.func, list(self.core), self.target,
         )
 
     def text(self) -> str:
@@ -187,6 +190,13 @@ class Instruction:
     def branch_offset(self) -> int:
         """Target in slots relative to the next slot (`imm` for gotol, else `off`)."""
         return self.imm if self.code == GOTOL else self.off
+
+    def set_branch_offset(self, value: int) -> None:
+        """Store a branch's slot offset in the field the encoding uses (gotol: imm, else off)."""
+        if self.code == GOTOL:
+            self.imm = value
+        else:
+            self.off = value
 
     @property
     def is_load(self) -> bool:

@@ -126,7 +126,13 @@ def _add_twin(obj: Object, orig: Function) -> Function:
     sec: Section = orig.section
     insns = sec.insns  # type: ignore[assignment]
     start = len(insns)
-    insns.extend(i.copy() for i in orig.insns)
+    copies = {id(i): i.copy() for i in orig.insns}
+    for copy in copies.values():
+        if copy.target is not None:  # branches stay inside their function: follow the copy
+            if id(copy.target) not in copies:
+                raise BpfrewriteError(f"{orig.name}: a branch leaves the function; cannot copy it")
+            copy.target = copies[id(copy.target)]
+    insns.extend(copies.values())
     osym = orig.symbol
     symbol = Symbol(
         index=-1, name=orig.name + TWIN_SUFFIX, value=0, size=0, bind=osym.bind, type=osym.type,
