@@ -192,3 +192,13 @@ def test_lint_reports_a_patched_object_once_per_original(tmp_path: Path) -> None
     before = [(d.rule, d.line, d.column, d.function) for d in lint_object(read_object(src))]
     after = [(d.rule, d.line, d.column, d.function) for d in lint_object(read_object(tmp_path / "p.o"))]
     assert before and after == before
+
+
+def test_output_file_gets_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "p.o"
+    patch_object(REPO / "testdata" / "loop.bpf.o", out)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
         else:
-            write_atomic(output, data)
+            from bpfrewrite.fileio import write_atomically
+
+            write_atomically(output, data)
 
 
 # ----- building the picture (library functions, importable without the CLI) ----------------------
@@ -229,26 +231,3 @@ def run_graphviz(dot_text: bytes, fmt: str) -> bytes:
         msg = proc.stderr.decode(errors="replace").strip().splitlines()
         raise BpfrewriteError(f"graphviz dot failed: {msg[0] if msg else 'exit ' + str(proc.returncode)}")
     return proc.stdout
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write data to path through a temporary file in the same directory and a rename."""
-    import os
-    import tempfile
-
-    from bpfrewrite.errors import BpfrewriteError
-
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    except OSError as exc:
-        raise BpfrewriteError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        os.unlink(tmp)
-        raise BpfrewriteError(f"cannot write {path}: {exc.strerror}") from None

@@ -15,8 +15,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
-import tempfile
-from pathlib import Path
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.opcodes import GOTOL
@@ -40,26 +38,9 @@ _REL = struct.Struct("<QQ")
 
 def write_object(obj: Object, path: str | os.PathLike, data: bytes | None = None) -> None:
     """Write obj (or its already serialised bytes) to path atomically: a temporary file, then rename."""
-    data = serialize(obj) if data is None else data
-    target = Path(path)
-    if target.is_dir():
-        raise BpfrewriteError(f"{target}: is a directory; give the output file's path")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise BpfrewriteError(f"{target}: cannot write there: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise BpfrewriteError(f"{target}: cannot write: {exc.strerror}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from bpfrewrite.fileio import write_atomically
+
+    write_atomically(path, serialize(obj) if data is None else data)
 
 
 def serialize(obj: Object) -> bytes:
