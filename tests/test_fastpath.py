@@ -133,6 +133,7 @@ EXPECTED_RUNS = {
     "obj_new_checked.bpf.o": {"obj_new_checked": (0x8100, 0x81EE)},
     "ringbuf.bpf.o": {"ringbuf_event": (0x9100, 0x91EE)},
     "subprogs.bpf.o": {"subprogs_main": (0xC100, 0xC1EE)},
+    "array_lookup_nonnull.bpf.o": {"array_lookup_nonnull": (0x1300, 0x1300)},  # lookup kept
     "two_progs_one_section.bpf.o": {"xdp_first": (0xD140, 0xD140), "xdp_second": (0xD200, 0xD2EE)},
 }
 # Programs that run long enough to time; their twins must be at least 1000x faster.
@@ -202,3 +203,40 @@ def test_output_file_gets_ordinary_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_untested_pointer_result_is_kept_not_stubbed(tmp_path: Path) -> None:
+    """The verifier proves an array lookup with a constant key non-NULL; `r0 = 0` there is rejected."""
+    result = patch_object(REPO / "testdata" / "array_lookup_nonnull.bpf.o", tmp_path / "a.o")
+    (site,) = [s for s in result.sites if s.callee == "bpf_map_lookup_elem"]
+    assert site.action == "keep" and "NULL test" in site.reason
+    tested = patch_object(REPO / "testdata" / "res_spin_lock_checked.bpf.o", tmp_path / "b.o")
+    assert [s.action for s in tested.sites if s.callee == "bpf_map_lookup_elem"] == ["stub"]
+
+
+LINT_OBJECTS = OBJECTS + sorted((REPO / "testdata" / "lint").glob("*.o"))
+
+
+@pytest.mark.parametrize("path", LINT_OBJECTS, ids=lambda p: p.name)
+def test_lint_and_patch_agree_on_callbacks_and_kept_calls(path: Path, tmp_path: Path) -> None:
+    """callback-cannot-stop and fast-path-keeps-helper report exactly what patch does."""
+    from passes.manager import AnalysisManager
+    from passes.rules.registry import RULES
+
+    obj = read_object(path)
+    slot_in_function = {}
+    for f in obj.functions:
+        slots = f.slots()
+        for i, slot in enumerate(slots):
+            slot_in_function[(f.name, slot)] = slot - slots[0]
+    am = AnalysisManager(obj)  # the rules themselves: no suppression comments, no config
+    diags = [d for slug in ("callback-cannot-stop", "fast-path-keeps-helper") for d in RULES[slug]().check(obj, am)]
+    lint_blocked = {(d.function, slot_in_function[(d.function, d.insn)])
+                    for d in diags if d.rule == "callback-cannot-stop"}
+    lint_kept = {(d.function, slot_in_function[(d.function, d.insn)])
+                 for d in diags if d.rule == "fast-path-keeps-helper"}
+    result = patch_object(path, tmp_path / "p.o")
+    patch_blocked = {(p.function, p.slot) for p in result.problems if p.message.startswith("callback of")}
+    patch_kept = {(s.function, s.slot) for s in result.sites if s.action == "keep" and s.callee}
+    assert lint_blocked == patch_blocked
+    assert lint_kept == patch_kept

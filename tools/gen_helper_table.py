@@ -457,8 +457,9 @@ KFUNCS: list[dict] = [
     _k("bpf_list_front", "stub", R_OR_NULL, returns="ptr_or_null", flags="KF_RET_NULL", fail=0),
     _k("bpf_list_back", "stub", R_OR_NULL, returns="ptr_or_null", flags="KF_RET_NULL", fail=0),
     _k("bpf_rbtree_add_impl", "keep", "Consumes the owning reference to the node and calls the "
-       "less() callback once per tree level; without it the node is leaked.", returns="int",
-       roles=("release", "iterate"), cb=3),
+       "less() callback once per tree level; without it the node is leaked. less() is a "
+       "comparator, not an iteration: it is never rewritten (returning 1 would break the "
+       "tree's order, which the original shares).", returns="int", roles=("release",), cb=3),
     _k("bpf_rbtree_remove", "stub", R_ACQUIRE_OR_NULL, returns="ptr_or_null",
        flags="KF_ACQUIRE | KF_RET_NULL", roles=("acquire",), fail=0),
     _k("bpf_rbtree_first", "stub", R_OR_NULL, returns="ptr_or_null", flags="KF_RET_NULL", fail=0),

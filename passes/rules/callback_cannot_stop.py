@@ -5,7 +5,9 @@ For every callback passed to a helper the knowledge table marks `iterate` (`bpf_
 `bpf_for_each_map_elem`, `bpf_user_ringbuf_drain`, ...), looks at each instruction that sets
 r0 for an `exit`. It reports the callback when such an instruction cannot simply be replaced
 by `r0 = 1`: the value it computes is also used for something other than being returned, it is
-a two-slot `ld_imm64`, or some path reaches `exit` without setting r0 at all.
+a call the fast path keeps or an atomic that changes memory, it loads an address, or some path
+reaches `exit` without setting r0 at all. It reads the same plan (`passes/analysis/fastpath_plan.py`)
+that `bpfrewrite patch` applies, so what it reports is exactly what the twin cannot do.
 
 ## Why it matters
 These helpers stop iterating when the callback returns 1. The cheapest way for a fast-path twin
@@ -37,29 +39,9 @@ that the instruction setting r0 for `exit` only sets r0:
 from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
-from bpfrewrite.kernel.table import Role
-from passes.analysis.dataflow import ENTRY, Dataflow
+from passes.analysis.fastpath_plan import FastPathPlan
 from passes.rules.base import Rule
-from passes.rules.calls import callback_target, calls_with_role
 from passes.rules.positions import where
-
-
-def blockers(am, func, flow) -> list[tuple[int, str]]:
-    """(instruction index, why) for each reason r0 cannot be forced to 1 in place in func."""
-    insns = func.insns
-    out: dict[int, str] = {}
-    for exit_index, defs in sorted(flow.exit_r0_defs().items()):
-        for d in sorted(defs):
-            if d == ENTRY:
-                out.setdefault(exit_index, "r0 is not set on some path to this exit")
-                continue
-            if insns[d].width != 1:
-                out.setdefault(d, "the return value is loaded by a two-slot ld_imm64")
-                continue
-            others = [u for u in flow.uses_of(d, 0) if not insns[u].is_exit]
-            if others:
-                out.setdefault(d, f"the returned value is also used at {where(am, func, others[0])}")
-    return sorted(out.items())
 
 
 class CallbackCannotStop(Rule):
@@ -69,22 +51,20 @@ class CallbackCannotStop(Rule):
     severity = Severity.ERROR
 
     def check(self, obj, am) -> list[Diagnostic]:
-        """A diagnostic per blocking instruction of each iterating helper's callback."""
+        """A diagnostic per blocked return of each iterating helper's callback (the plan `patch` applies)."""
         out = []
-        seen = set()
-        for call in calls_with_role(am, Role.ITERATE):
-            target = callback_target(am, call)
-            if target is None or id(target) in seen:
-                continue
-            seen.add(id(target))
-            flow = am.get(Dataflow, target)
-            for index, why in blockers(am, target, flow):
+        for func in obj.functions:
+            plan = am.get(FastPathPlan, func)
+            for ret in plan.returns:
+                if ret.blocker is None:
+                    continue
+                why = ret.blocker + (f" at {where(am, func, ret.used_at)}" if ret.used_at is not None else "")
                 out.append(
                     self.at(
                         am,
-                        target,
-                        index,
-                        f"callback {target.name} of {call.entry.name} cannot be made to return 1 in place: {why}",
+                        func,
+                        ret.index,
+                        f"callback {func.name} of {plan.iterated_by} cannot be made to return 1 in place: {why}",
                         help="return a constant, or a value computed only to be returned",
                     )
                 )

@@ -1,8 +1,11 @@
 '''A call the fast path keeps: a terminating program still runs it.
 
 ## What it does
-Reports, as information, every helper or kfunc call whose knowledge-table entry says
-`fast_path: keep`, with the table's reason.
+Reports, as information, every helper or kfunc call the fast-path twin keeps, with the reason:
+the knowledge table's `fast_path: keep` entries, pointer-returning calls whose result the program
+uses without a NULL test (the verifier proved it non-NULL, so `r0 = 0` would be rejected), and
+calls the table does not know. It reads the plan `bpfrewrite patch` applies
+(`passes/analysis/fastpath_plan.py`).
 
 ## Why it matters
 A fast-path twin leaves early by replacing calls with their failure value. Calls it must keep
@@ -25,8 +28,8 @@ select the rule out (`--ignore fast-path-keeps-helper`) when you do not need the
 from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
+from passes.analysis.fastpath_plan import FastPathPlan
 from passes.rules.base import Rule
-from passes.rules.calls import known_calls
 
 
 class FastPathKeepsHelper(Rule):
@@ -36,9 +39,10 @@ class FastPathKeepsHelper(Rule):
     severity = Severity.INFO
 
     def check(self, obj, am) -> list[Diagnostic]:
-        """An info diagnostic at each call the fast path keeps."""
+        """An info diagnostic at each call the fast path keeps (the plan `patch` applies)."""
         return [
-            self.at(am, c.func, c.index, f"the fast path keeps {c.entry.name}: {c.entry.reason}")
-            for c in known_calls(am)
-            if c.entry.fast_path == "keep"
+            self.at(am, func, call.index, f"the fast path keeps {call.callee}: {call.reason}")
+            for func in obj.functions
+            for call in am.get(FastPathPlan, func).calls
+            if call.action == "keep"
         ]

@@ -23,16 +23,15 @@ import json
 from dataclasses import dataclass, field
 
 from bpfrewrite.errors import BpfrewriteError
-from bpfrewrite.model import Function, Object, RefKind, Reference, Relocation, Section, Symbol, calls_kfunc
-from passes.analysis.callgraph import CallGraph
+from bpfrewrite.model import Function, Object, RefKind, Reference, Relocation, Section, Symbol
 from passes.analysis.cfg import CFG
 from passes.analysis.dataflow import Dataflow
+from passes.analysis.fastpath_plan import RETURN_STOP, FastPathPlan
 from passes.manager import AnalysisManager, PassManager, Transform, register
 
 TWIN_SUFFIX = "__fast"
 REPORT_SECTION = ".bpfrewrite"
 REPORT_VERSION = 1
-_RETURN_STOP = 1  # callback return value that stops bpf_loop / for_each / user_ringbuf_drain
 
 
 @dataclass
@@ -41,7 +40,8 @@ class Site:
 
     function: str  # the original function
     twin: str
-    slot: int  # slot within the function (the same in original and twin)
+    slot: int  # 8-byte slot from the function's start (the same in original and twin)
+    insn: int  # 8-byte slot of the twin's instruction from its section's start (lint's `insn` unit)
     original: str  # instruction text in the original
     action: str  # stub | keep | goto | return | unchanged-unknown
     callee: str | None
@@ -90,18 +90,21 @@ def make_twins(obj: Object, am=None) -> PatchResult:
     if not obj.programs:
         raise BpfrewriteError(f"{obj.path}: no programs to patch")
     am = am or AnalysisManager(obj)
-    callbacks = _iteration_callbacks(am)  # asked of the originals, before twins exist
-    twins = {orig: _add_twin(obj, orig) for orig in _functions_to_twin(obj)}
+    originals_in_order = _functions_to_twin(obj)
+    for orig in originals_in_order:  # plan on the originals, before the object changes
+        am.get(FastPathPlan, orig)
+    twins = {orig: _add_twin(obj, orig) for orig in originals_in_order}
     for twin in twins.values():
         _retarget(twin, twins)
-    am.invalidate()  # the object gained functions: whole-object results are stale
+    # The object gained functions: object-wide results are stale; the originals' plans are not.
+    am.invalidate(preserved=(FastPathPlan, Dataflow, CFG))
     result = PatchResult(pairs=list(twins.items()))
     originals = {twin: orig for orig, twin in twins.items()}
     pm = PassManager(am)
     pm.run(StubCalls(originals, result), twins.values())
     pm.run(TakeMayGotoExit(originals, result), twins.values())
-    via = {twins[cb]: name for cb, name in callbacks.items() if cb in twins}
-    pm.run(ForceCallbackStop(originals, result, via), via)
+    callbacks = [t for o, t in twins.items() if am.get(FastPathPlan, o).iterated_by is not None]
+    pm.run(ForceCallbackStop(originals, result), callbacks)
     result.sites.sort(key=lambda s: (s.twin, -1 if s.slot is None else s.slot))
     _write_report_section(obj, result)
     return result
@@ -180,51 +183,50 @@ def _set_mov_imm(insn, value: int) -> None:
 
 
 class _TwinTransform(Transform):
-    """A transform of twins: knows each twin's original and records its decisions in result."""
+    """Applies one part of the original's FastPathPlan to its twin; records decisions in result."""
 
     def __init__(self, originals: dict[Function, Function], result: PatchResult):
         self.originals = originals  # twin -> original
         self.result = result
 
-    def site(self, twin: Function, slot: int | None, text: str, action: str, callee: str | None,
-             value: int | None, reason: str) -> None:
-        """Record one decision at slot of twin."""
-        self.result.sites.append(Site(self.originals[twin].name, twin.name, slot, text, action, callee, value, reason))
+    def plan(self, am, twin: Function):
+        """The plan of twin's original (the twin has the same shape, slot for slot)."""
+        return am.get(FastPathPlan, self.originals[twin])
 
-    def problem(self, twin: Function, slot: int | None, message: str) -> None:
+    def site(self, twin: Function, index: int, text: str, action: str, callee: str | None,
+             value: int | None, reason: str) -> None:
+        """Record one decision at instruction index of twin."""
+        slots = twin.slots()
+        self.result.sites.append(Site(self.originals[twin].name, twin.name, slots[index] - slots[0], slots[index],
+                                      text, action, callee, value, reason))
+
+    def problem(self, twin: Function, index: int | None, message: str) -> None:
         """Record something the twin could not be made to do."""
+        slots = twin.slots()
+        slot = None if index is None else slots[index] - slots[0]
         self.result.problems.append(Problem(self.originals[twin].name, slot, message))
 
 
 @register
 class StubCalls(_TwinTransform):
-    """Replace each call the helper/kfunc table stubs by `r0 = <failure value>`."""
+    """Replace each call the plan stubs by `r0 = <failure value>`; record every call's decision."""
 
     name = "fastpath-stub-calls"
     # A call and `r0 = imm` are both mid-block instructions: the CFG keeps its shape.
     preserves = frozenset({CFG})
 
     def run(self, am, twin: Function) -> bool:
-        """Stub twin's failing calls; record every call's decision."""
-        from bpfrewrite.kernel.table import table_for
-
+        """Apply the plan's call decisions to twin."""
         changed = False
-        base = twin.slots()[0]
-        for insn, slot in zip(twin.insns, twin.slots()):
-            if not (insn.is_helper_call or calls_kfunc(insn)):
-                continue
-            entry = table_for(insn)
-            text, slot = insn.text(), slot - base
-            if entry is None:
-                callee = insn.ref.name if insn.ref is not None else f"helper#{insn.imm}"
-                self.site(twin, slot, text, "keep", callee, None, "not in the helper/kfunc table: kept unchanged")
-                self.problem(twin, slot, f"{callee} is not in the helper/kfunc table; kept")
-            elif entry.fast_path == "stub":
-                _set_mov_imm(insn, entry.failure_value)
-                self.site(twin, slot, text, "stub", entry.name, entry.failure_value, entry.reason)
+        for call in self.plan(am, twin).calls:
+            insn = twin.insns[call.index]
+            text = insn.text()
+            if call.action == "stub":
+                _set_mov_imm(insn, call.value)
                 changed = True
-            else:
-                self.site(twin, slot, text, "keep", entry.name, None, entry.reason)
+            self.site(twin, call.index, text, call.action, call.callee, call.value, call.reason)
+            if not call.known:
+                self.problem(twin, call.index, f"{call.callee} is not in the helper/kfunc table; kept")
         return changed
 
 
@@ -243,47 +245,23 @@ class TakeMayGotoExit(_TwinTransform):
     preserves = frozenset()  # the may_goto edge becomes a taken edge
 
     def run(self, am, twin: Function) -> bool:
-        """Rewrite twin's may_goto instructions; record each decision."""
+        """Apply the plan's may_goto decisions to twin."""
         changed = False
-        base = twin.slots()[0]
-        for index, (insn, slot) in enumerate(zip(twin.insns, twin.slots())):
-            if not insn.is_may_goto:
-                continue
-            text, slot = insn.text(), slot - base
-            found = _constant_register(twin, am.get(Dataflow, twin), index)
-            if found is None:
-                self.site(twin, slot, text, "keep", None, None, "no register holds a known constant here; may_goto kept")
-                self.problem(twin, slot, "may_goto kept: no register with a known constant reaches it, "
+        for site in self.plan(am, twin).may_gotos:
+            insn = twin.insns[site.index]
+            text = insn.text()
+            if site.reg is None:
+                self.site(twin, site.index, text, "keep", None, None,
+                          "no register holds a known constant here; may_goto kept")
+                self.problem(twin, site.index, "may_goto kept: no register with a known constant reaches it, "
                              "so the twin cannot decide the exit statically")
                 continue
-            reg, value, is32 = found
-            insn.code = 0x16 if is32 else 0x15  # JMP32/JMP | JEQ | K
-            insn.dst, insn.src, insn.imm = reg, 0, value
-            self.site(twin, slot, text, "goto", None, None,
-                      f"may_goto always takes its exit edge (as `{insn.text()}`, r{reg} is {value} here)")
+            insn.code = 0x16 if site.is32 else 0x15  # JMP32/JMP | JEQ | K
+            insn.dst, insn.src, insn.imm = site.reg, 0, site.value
+            self.site(twin, site.index, text, "goto", None, None,
+                      f"may_goto always takes its exit edge (as `{insn.text()}`, r{site.reg} is {site.value} here)")
             changed = True
         return changed
-
-
-def _constant_register(func: Function, flow, index: int) -> tuple[int, int, bool] | None:
-    """(reg, value, 32-bit) for a register every definition of which reaching index is `reg = value`."""
-    insns = func.insns
-    for reg in range(10):
-        defs = flow.reaching(index, reg)
-        if not defs or min(defs) < 0:
-            continue
-        values = set()
-        for d in defs:
-            di = insns[d]
-            if di.code in (0xB7, 0xB4) and di.dst == reg and 0 <= di.imm < 1 << 31:
-                values.add((di.imm, di.code == 0xB4))
-            else:
-                break
-        else:
-            if len(values) == 1:
-                value, is32 = values.pop()
-                return reg, value, is32
-    return None
 
 
 @register
@@ -293,61 +271,26 @@ class ForceCallbackStop(_TwinTransform):
     name = "fastpath-callback-stop"
     preserves = frozenset({CFG})  # only non-branch instructions change
 
-    def __init__(self, originals, result, via: dict[Function, str]):
-        super().__init__(originals, result)
-        self.via = via  # callback twin -> the iterating helper that calls it
-
     def run(self, am, twin: Function) -> bool:
-        """Make twin return 1 at every exit, or record why it cannot."""
-        flow = am.get(Dataflow, twin)
-        slots = twin.slots()
-        base, via = slots[0], self.via[twin]
-        exits = {i for i, insn in enumerate(twin.insns) if insn.is_exit}
-        todo = sorted({d for defs in flow.exit_r0_defs().values() for d in defs})
+        """Apply the plan's return decisions to twin."""
+        plan = self.plan(am, twin)
         changed = False
-        for d in todo:
-            where = slots[d] - base if d >= 0 else None
-            why = _cannot_return_stop(twin, flow, d, exits)
-            if why:
-                self.problem(twin, where, f"callback of {via}: {why}")
+        for ret in plan.returns:
+            if ret.blocker is not None:
+                slots = twin.slots()
+                where = f" at slot {slots[ret.used_at] - slots[0]}" if ret.used_at is not None else ""
+                self.problem(twin, ret.index, f"callback of {plan.iterated_by}: {ret.blocker}{where}")
                 continue
-            insn = twin.insns[d]
+            insn = twin.insns[ret.index]
             text = insn.text()
             if insn.is_ld_imm64:
-                insn.imm, insn.imm2 = _RETURN_STOP, 0
+                insn.imm, insn.imm2 = RETURN_STOP, 0
             else:
-                _set_mov_imm(insn, _RETURN_STOP)
-            self.site(twin, where, text, "return", None, _RETURN_STOP,
-                      f"callback of {via} returns 1 so the iteration stops")
+                _set_mov_imm(insn, RETURN_STOP)
+            self.site(twin, ret.index, text, "return", None, RETURN_STOP,
+                      f"callback of {plan.iterated_by} returns 1 so the iteration stops")
             changed = True
         return changed
-
-
-def _cannot_return_stop(func: Function, flow, d: int, exits: set[int]) -> str | None:
-    """Why the definition of r0 at index d cannot become `r0 = 1` in place, or None."""
-    if d < 0:
-        return "r0 is not defined on some path to an exit"
-    insn = func.insns[d]
-    if insn.is_ld_imm64 and (insn.src != 0 or insn.ref is not None):
-        return f"r0 comes from `{insn.text()}`, an address"
-    if insn.is_call or insn.is_atomic or insn.is_store:
-        return f"r0 comes from `{insn.text()}`, which has effects the twin must keep"
-    other = set(flow.uses_of(d, 0)) - exits
-    if other:
-        return f"the value returned is also used at instruction {min(other)}"
-    return None
-
-
-def _iteration_callbacks(am) -> dict[Function, str]:
-    """Functions passed as callbacks to iterating helpers, with the helper's name."""
-    from bpfrewrite.kernel.table import Role, helper_by_name, kfunc
-
-    out: dict[Function, str] = {}
-    for edge in am.get(CallGraph).callback_edges():
-        entry = (helper_by_name(edge.via) or kfunc(edge.via)) if edge.via else None
-        if entry is not None and Role.ITERATE in entry.roles:
-            out[edge.callee] = entry.name
-    return out
 
 
 def read_report(obj: Object) -> dict | None:

@@ -1,0 +1,190 @@
+"""What the fast path will do to each function: one plan, read by the linter and applied by the rewriter.
+
+The plan is computed on the original function, from the helper/kfunc table and the analyses.
+`bpfrewrite lint` renders it (fast-path-keeps-helper, callback-cannot-stop) and `bpfrewrite patch`
+applies it to the twin (passes/transforms/fastpath.py), so the two can never disagree about a
+site. Decisions, per site:
+
+- calls: the table's `stub` or `keep`, except that a call returning a pointer that may be NULL is
+  stubbed only when the program tests the result on every path. The verifier sometimes proves
+  such a result non-NULL (since 6.13, an array-map lookup with a constant in-range key), and then
+  the program may use it untested, so `r0 = 0` there would be rejected.
+- may_goto: the register that holds one known constant on every path to it (a stubbed call counts
+  as the constant it becomes), or a problem when there is none.
+- exits of a callback of an iterating helper: each definition of r0 reaching an exit, rewritable
+  to `r0 = 1` in place, or a problem saying why not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bpfrewrite.model import Function, calls_kfunc
+from passes.analysis.callgraph import CallGraph
+from passes.analysis.dataflow import ENTRY, Dataflow
+from passes.manager import Analysis, register
+
+RETURN_STOP = 1  # what a callback of bpf_loop / for_each / user_ringbuf_drain returns to stop
+_MOV64_IMM, _MOV32_IMM = 0xB7, 0xB4
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A helper or kfunc call and what the twin does with it."""
+
+    index: int
+    callee: str
+    action: str  # "stub" or "keep"
+    value: int | None  # r0 written in place, when stubbed
+    reason: str
+    known: bool  # False: not in the helper/kfunc table (kept, and a problem)
+
+
+@dataclass(frozen=True)
+class MayGotoSite:
+    """A may_goto and the constant compare that replaces it (reg None: it stays, a problem)."""
+
+    index: int
+    reg: int | None = None
+    value: int = 0
+    is32: bool = False
+
+
+@dataclass(frozen=True)
+class ReturnSite:
+    """A definition of r0 reaching an exit of an iteration callback (or an exit r0 is unset for)."""
+
+    index: int
+    blocker: str | None  # why it cannot become `r0 = 1` in place; None when it can
+    used_at: int | None = None  # blocker "also used": the first other instruction using it (renderers say where)
+
+
+@dataclass
+class FunctionPlan:
+    """The fast-path plan of one function."""
+
+    func: Function
+    calls: list[CallSite] = field(default_factory=list)
+    may_gotos: list[MayGotoSite] = field(default_factory=list)
+    iterated_by: str | None = None  # the iterating helper calling this function back, if any
+    returns: list[ReturnSite] = field(default_factory=list)
+
+    def stubbed(self) -> dict[int, int]:
+        """Index -> value of every call the twin replaces by `r0 = value`."""
+        return {c.index: c.value for c in self.calls if c.action == "stub"}
+
+
+@register
+class IterationCallbacks(Analysis):
+    """Functions passed as callbacks to iterating helpers (table role ITERATE), with the helper."""
+
+    name = "iteration-callbacks"
+    scope = "object"
+
+    @classmethod
+    def run(cls, am, unit) -> dict[Function, str]:
+        """callback -> name of the iterating helper or kfunc that calls it."""
+        from bpfrewrite.kernel.table import Role, helper_by_name, kfunc
+
+        out: dict[Function, str] = {}
+        for edge in am.get(CallGraph).callback_edges():
+            entry = (helper_by_name(edge.via) or kfunc(edge.via)) if edge.via else None
+            if entry is not None and Role.ITERATE in entry.roles:
+                out.setdefault(edge.callee, entry.name)
+        return out
+
+
+@register
+class FastPathPlan(Analysis):
+    """What the fast-path twin of a function changes, site by site."""
+
+    name = "fastpath-plan"
+    scope = "function"
+
+    @classmethod
+    def run(cls, am, unit: Function) -> FunctionPlan:
+        """The plan for unit (computed on the original; the twin has the same shape)."""
+        flow = am.get(Dataflow, unit)
+        plan = FunctionPlan(unit, calls=_call_sites(unit, flow))
+        plan.may_gotos = _may_goto_sites(unit, flow, plan.stubbed())
+        plan.iterated_by = am.get(IterationCallbacks).get(unit)
+        if plan.iterated_by is not None:
+            plan.returns = _return_sites(unit, flow, plan.stubbed())
+        return plan
+
+
+def _call_sites(func: Function, flow) -> list[CallSite]:
+    from bpfrewrite.kernel.table import Returns, table_for
+
+    out = []
+    for index, insn in enumerate(func.insns):
+        if not (insn.is_helper_call or calls_kfunc(insn)):
+            continue
+        entry = table_for(insn)
+        if entry is None:
+            callee = insn.ref.name if insn.ref is not None else f"helper#{insn.imm}"
+            out.append(CallSite(index, callee, "keep", None, "not in the helper/kfunc table: kept unchanged", False))
+        elif entry.fast_path != "stub":
+            out.append(CallSite(index, entry.name, "keep", None, entry.reason, True))
+        elif entry.returns == Returns.PTR_OR_NULL and not flow.result_tested(index):
+            out.append(CallSite(index, entry.name, "keep", None,
+                                "its result is used without a NULL test (the verifier proved it non-NULL "
+                                "here), so `r0 = 0` would be rejected: kept", True))
+        else:
+            out.append(CallSite(index, entry.name, "stub", entry.failure_value, entry.reason, True))
+    return out
+
+
+def _constant_def(insn, reg: int, stubbed: dict[int, int], index: int) -> tuple[int, bool] | None:
+    """(value, 32-bit) when insn sets reg to a small non-negative constant (in the twin)."""
+    if index in stubbed:
+        value, is32 = stubbed[index], False  # the twin's `r0 = value`
+    elif insn.code in (_MOV64_IMM, _MOV32_IMM) and insn.dst == reg:
+        value, is32 = insn.imm, insn.code == _MOV32_IMM
+    else:
+        return None
+    return (value, is32) if 0 <= value < 1 << 31 else None
+
+
+def _may_goto_sites(func: Function, flow, stubbed: dict[int, int]) -> list[MayGotoSite]:
+    out = []
+    for index, insn in enumerate(func.insns):
+        if not insn.is_may_goto:
+            continue
+        site = MayGotoSite(index)
+        for reg in range(10):
+            defs = flow.reaching(index, reg)
+            if not defs or ENTRY in defs:
+                continue
+            values = {_constant_def(func.insns[d], reg, stubbed, d) for d in defs}
+            if len(values) == 1 and None not in values:
+                value, is32 = values.pop()
+                site = MayGotoSite(index, reg, value, is32)
+                break
+        out.append(site)
+    return out
+
+
+def _return_sites(func: Function, flow, stubbed: dict[int, int]) -> list[ReturnSite]:
+    insns = func.insns
+    exits = {i for i, insn in enumerate(insns) if insn.is_exit}
+    out: dict[int, ReturnSite] = {}
+    for exit_index, defs in sorted(flow.exit_r0_defs().items()):
+        for d in sorted(defs):
+            if d == ENTRY:
+                out.setdefault(exit_index, ReturnSite(exit_index, "r0 is not set on some path to this exit"))
+            else:
+                others = sorted(set(flow.uses_of(d, 0)) - exits)
+                why = _blocker(insns[d], d, stubbed) or ("the returned value is also used" if others else None)
+                out.setdefault(d, ReturnSite(d, why, others[0] if others and why else None))
+    return sorted(out.values(), key=lambda s: s.index)
+
+
+def _blocker(insn, index: int, stubbed: dict[int, int]) -> str | None:
+    """Why the instruction defining r0 at index cannot become `r0 = 1` in place, or None."""
+    if insn.is_ld_imm64 and (insn.src != 0 or insn.ref is not None):
+        return f"r0 is an address (`{insn.text()}`)"
+    if insn.is_call and index not in stubbed:
+        return f"r0 comes from `{insn.text()}`, a call the fast path keeps"
+    if insn.is_atomic or insn.is_store:
+        return f"r0 comes from `{insn.text()}`, which changes memory the twin must keep changing"
+    return None
