@@ -35,4 +35,9 @@ def render_report(result) -> Iterator[str]:
     for r in rows:
         yield "  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5]
     yield ""
-    yield f"{len(result.pairs)} twins, {len(result.sites)} sites, {len(result.problems)} problems"
+    yield ", ".join(_count(n, word) for n, word in
+                    ((len(result.pairs), "twin"), (len(result.sites), "site"), (len(result.problems), "problem")))
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

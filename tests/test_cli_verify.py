@@ -95,7 +95,7 @@ def test_all_accepted_exits_0_and_shows_twin_after_original(kernel, good_obj, ca
     assert lines[2].split()[:5] == ["slow__fast", "xdp", "ACCEPTED", "2", "1"]
     assert "(twin of slow, " in lines[2] and ("x faster" in lines[2] or "x slower" in lines[2])
     assert "test run not supported for kprobe" in out
-    assert lines[-1] == "3 program(s): 3 accepted, 0 rejected"
+    assert lines[-1] == "3 programs: 3 accepted, 0 rejected"
 
 
 def test_rejected_exits_1_with_message_and_line(kernel, bad_obj, capsys, monkeypatch):
@@ -106,7 +106,7 @@ def test_rejected_exits_1_with_message_and_line(kernel, bad_obj, capsys, monkeyp
     assert "error: R2 !read_ok" in out
     assert f"at bad.bpf.c:{bad_line}" in out
     assert "verifier log (tail):" in out
-    assert out.splitlines()[-1] == "2 program(s): 1 accepted, 1 rejected"
+    assert out.splitlines()[-1] == "2 programs: 1 accepted, 1 rejected"
 
 
 def test_json_shape(kernel, good_obj, bad_obj, capsys, monkeypatch):

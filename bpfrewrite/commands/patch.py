@@ -39,7 +39,8 @@ def register(app: typer.Typer) -> None:
         result = patch_object(src, out, strict=strict)
         for problem in result.problems:
             where = f"+{problem.slot}" if problem.slot is not None else ""
-            print(f"bpfrewrite: warning: {problem.function}{where}: {problem.message}", file=sys.stderr)
+            at = f"{problem.source}: " if problem.source else ""
+            print(f"{at}warning: {problem.function}{where}: {problem.message}", file=sys.stderr)
         if report:
             if fmt == "json":
                 json.dump(result.report(), sys.stdout, indent=1, sort_keys=True)

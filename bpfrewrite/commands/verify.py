@@ -149,7 +149,8 @@ def render_text(results: list[ProgResult], run: bool) -> str:
         out.extend(f"    {n}" for n in extra)
     rejected = sum(not r.accepted for r in results)
     accepted = len(results) - rejected
-    out.append(f"{len(results)} program(s): {accepted} accepted, {rejected} rejected")
+    noun = "program" if len(results) == 1 else "programs"
+    out.append(f"{len(results)} {noun}: {accepted} accepted, {rejected} rejected")
     return "\n".join(out) + "\n"
 
 

@@ -60,6 +60,7 @@ class Problem:
     function: str
     slot: int | None
     message: str
+    source: str | None = None  # file:line:col of the instruction, from line info
 
 
 @dataclass
@@ -200,11 +201,16 @@ class _TwinTransform(Transform):
         self.result.sites.append(Site(self.originals[twin].name, twin.name, slots[index] - slots[0], slots[index],
                                       text, action, callee, value, reason))
 
-    def problem(self, twin: Function, index: int | None, message: str) -> None:
+    def problem(self, twin: Function, index: int | None, message: str, obj: Object | None = None) -> None:
         """Record something the twin could not be made to do."""
+        from bpfrewrite.source import function_positions
+
         slots = twin.slots()
         slot = None if index is None else slots[index] - slots[0]
-        self.result.problems.append(Problem(self.originals[twin].name, slot, message))
+        pos = None
+        if index is not None and obj is not None:
+            pos = function_positions(obj, self.originals[twin])[index]
+        self.result.problems.append(Problem(self.originals[twin].name, slot, message, str(pos) if pos else None))
 
 
 @register
@@ -226,7 +232,7 @@ class StubCalls(_TwinTransform):
                 changed = True
             self.site(twin, call.index, text, call.action, call.callee, call.value, call.reason)
             if not call.known:
-                self.problem(twin, call.index, f"{call.callee} is not in the helper/kfunc table; kept")
+                self.problem(twin, call.index, f"{call.callee} is not in the helper/kfunc table; kept", am.obj)
         return changed
 
 
@@ -254,7 +260,7 @@ class TakeMayGotoExit(_TwinTransform):
                 self.site(twin, site.index, text, "keep", None, None,
                           "no register holds a known constant here; may_goto kept")
                 self.problem(twin, site.index, "may_goto kept: no register with a known constant reaches it, "
-                             "so the twin cannot decide the exit statically")
+                             "so the twin cannot decide the exit statically", am.obj)
                 continue
             insn.code = 0x16 if site.is32 else 0x15  # JMP32/JMP | JEQ | K
             insn.dst, insn.src, insn.imm = site.reg, 0, site.value
@@ -279,7 +285,7 @@ class ForceCallbackStop(_TwinTransform):
             if ret.blocker is not None:
                 slots = twin.slots()
                 where = f" at slot {slots[ret.used_at] - slots[0]}" if ret.used_at is not None else ""
-                self.problem(twin, ret.index, f"callback of {plan.iterated_by}: {ret.blocker}{where}")
+                self.problem(twin, ret.index, f"callback of {plan.iterated_by}: {ret.blocker}{where}", am.obj)
                 continue
             insn = twin.insns[ret.index]
             text = insn.text()
