@@ -63,10 +63,9 @@ def main() -> None:
         print("bpfrewrite: aborted", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            print(f"bpfrewrite: error: {exc.format_message()}", file=sys.stderr)
+        # typer bundles its own copy of click (typer._click), so match the class by name.
+        if any(c.__name__ == "ClickException" for c in type(exc).__mro__):
+            print(f"bpfrewrite: error: {exc.format_message()} (see --help)", file=sys.stderr)
             sys.exit(2)
         raise
     sys.exit(code if isinstance(code, int) else 0)

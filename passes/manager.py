@@ -111,7 +111,7 @@ def _debug_default() -> bool:
 def function_fingerprint(func: Function) -> tuple:
     """The raw content of func's instructions (what every analysis depends on)."""
     return (func.count,) + tuple(
-        (id(i), i.code, i.dst, i.src, i.off, i.imm, i.imm2, id(i.ref)) for i in func.insns
+        (id(i), i.code, i.dst, i.src, i.off, i.imm, i.imm2, id(i.ref), id(i.target)) for i in func.insns
     )
 
 

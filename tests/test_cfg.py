@@ -125,6 +125,7 @@ def test_jump_into_ld_imm64_is_an_error():
     jump = func.insns[-6]  # `if r1 != 0x63 goto -0x9` at slot 12
     assert func.slots()[-6] == 12 and jump.is_cond_jump
     jump.off = -11  # slot 13 - 11 = 2: the second half of `r2 = 0x0 ll` at slot 1
+    jump.target = None  # as the reader leaves a branch it cannot link
     with pytest.raises(BpfrewriteError, match=r"'plain_loop'.*slot 12.*slot 2.*ld_imm64"):
         build_cfg(func)
 
@@ -133,6 +134,7 @@ def test_jump_outside_function_is_an_error():
     _, func = _func("may_goto_long.bpf.o", "may_goto_long")
     jump = func.insns[func.slots().index(7)]  # `if r2 == 0x0 goto +0xd`
     jump.off = 0x20
+    jump.target = None  # as the reader leaves a branch it cannot link
     with pytest.raises(BpfrewriteError, match=r"'may_goto_long'.*slot 7.*outside the function"):
         build_cfg(func)
 
@@ -143,3 +145,25 @@ def test_falling_off_the_end_is_an_error():
     last.code = 0xB7  # exit -> r0 = 0
     with pytest.raises(BpfrewriteError, match=r"'plain_loop'.*slot 18"):
         build_cfg(func)
+
+
+def test_reader_leaves_bad_jumps_unlinked_and_cfg_names_them(tmp_path):
+    """A jump into an ld_imm64, written into the object's bytes, is an error naming the function."""
+    import struct
+
+    from elftools.elf.elffile import ELFFile
+
+    src = TESTDATA / "plain_loop.bpf.o"
+    obj = read_object(src)
+    func = obj.function("plain_loop")
+    slot = func.slots()[-6]
+    data = bytearray(src.read_bytes())
+    with open(src, "rb") as f:  # the jump's 16-bit offset sits at byte 2 of its slot
+        sec_off = ELFFile(f).get_section_by_name(func.section.name)["sh_offset"]
+    struct.pack_into("<h", data, sec_off + slot * 8 + 2, -11)
+    bad = tmp_path / "bad.o"
+    bad.write_bytes(bytes(data))
+    broken = read_object(bad).function("plain_loop")
+    assert broken.insns[-6].target is None
+    with pytest.raises(BpfrewriteError, match=r"'plain_loop'.*slot 12.*ld_imm64"):
+        build_cfg(broken)

@@ -55,3 +55,14 @@ def test_disasm_json_indexes_are_section_slots() -> None:
     for sec in obj.exec_sections():
         got = [(r["index"], r["bytes"]) for r in records if r["section"] == sec.name]
         assert got == [(slot, insn.encode().hex()) for slot, insn in zip(sec.slots(), sec.insns)]
+
+
+@pytest.mark.parametrize("args", [["disasm"], ["disasm", "--bogus", "x"], ["nosuchcmd"],
+                                  ["disasm", str(REPO / "testdata" / "loop.bpf.o"), "extra"],
+                                  ["lint", "--fail-on", "sometimes", str(REPO / "testdata" / "loop.bpf.o")]],
+                         ids=["missing-arg", "unknown-option", "unknown-command", "extra-arg", "bad-choice"])
+def test_usage_errors_are_one_line_and_exit_2(args: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-m", "bpfrewrite", *args], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bpfrewrite: error:"), proc.stderr

@@ -71,8 +71,9 @@ class BreakLoopClaimingCFG(Transform):
     preserves = frozenset({CFG})
 
     def run(self, am, func):
-        jump = next(i for i in func.insns if i.is_cond_jump)
-        jump.off = 0
+        insns = func.insns
+        k = next(k for k, i in enumerate(insns) if i.is_cond_jump)
+        insns[k].target = insns[k + 1]  # jump to the next instruction: the back edge is gone
         return True
 
 

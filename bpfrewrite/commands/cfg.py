@@ -82,15 +82,15 @@ def cfg_json(obj, prog: str | None = None) -> dict:
     chosen = {f: c for f, c, _ in analysed}
     functions = []
     for func, cfg, loops in analysed:
-        slots = cfg.slots
-        end_slot = slots[-1] + func.insns[-1].width
+        slots, insns = cfg.slots, func.insns  # func.insns slices the section: read it once
+        end_slot = slots[-1] + insns[-1].width
         blocks = []
         for b in cfg.blocks:
             blocks.append({
                 "id": b.id,
                 "start": slots[b.start],
                 "end": slots[b.end] if b.end < len(slots) else end_slot,
-                "insns": [{"slot": slots[i], "text": func.insns[i].text()} for i in range(b.start, b.end)],
+                "insns": [{"slot": slots[i], "text": insns[i].text()} for i in range(b.start, b.end)],
                 "loop_header": b.id in loops.headers,
             })
         edges = [
@@ -160,6 +160,7 @@ def cfg_dot(obj, prog: str | None = None) -> str:
         out.append(f"  subgraph cluster_{k} {{")
         out.append(f'    label="{_esc(func.name)} ({kind}, section {_esc(func.section.name)})";')
         positions = function_positions(obj, func)
+        insns = func.insns  # func.insns slices the section: read it once
         headers = loops.headers
         bounds = {lp.header: lp for lp in loops.loops}
         for b in cfg.blocks:
@@ -176,7 +177,7 @@ def cfg_dot(obj, prog: str | None = None) -> str:
                     what.append("helper calls")
                 lines.append("# " + ", ".join(what))
             for i in range(b.start, b.end):
-                pos, insn = positions[i], func.insns[i]
+                pos, insn = positions[i], insns[i]
                 if insn.line is not None and pos is not None and (pos.file, pos.line) != last:
                     lines.append(f"; {pos.text.strip()} [{os.path.basename(pos.file)}:{pos.line}]")
                     last = (pos.file, pos.line)

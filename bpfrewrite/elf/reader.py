@@ -332,7 +332,8 @@ def _classify(obj: Object, code: Section, insn, reloc: Relocation) -> Reference:
                 raise BpfrewriteError(f"{where}: bpf-to-bpf call target is not in .text")
             # libbpf: callee slot = st_value/8 + imm + 1 (imm -1 for a function symbol).
             slot = sym.value // INSN_SIZE + insn.imm + 1
-            return Reference(RefKind.CALL, sym.name, reloc, target=_target(obj, sym.shndx, slot, where))
+            target = _target(obj, sym.shndx, slot, where)
+            return Reference(RefKind.CALL, target.name, reloc, target=target)  # a static callee has a section symbol
         raise BpfrewriteError(f"{where}: relocation on a helper call")
     if not insn.is_ld_imm64:
         raise BpfrewriteError(f"{where}: relocation on an instruction that is neither call nor ld_imm64")

@@ -82,7 +82,8 @@ def build_callgraph(obj: Object, am: AnalysisManager) -> CallGraphResult:
     """Find every call and callback edge of obj."""
     edges = []
     for func in obj.functions:
-        for i, insn in enumerate(func.insns):
+        insns = func.insns
+        for i, insn in enumerate(insns):
             ref = insn.ref
             if ref is None or ref.target is None:
                 continue
@@ -93,7 +94,7 @@ def build_callgraph(obj: Object, am: AnalysisManager) -> CallGraphResult:
                 if not consumers:
                     edges.append(CallEdge(func, ref.target, "callback", i))
                 for c in consumers:
-                    via = call_target_name(func.insns[c])
+                    via = call_target_name(insns[c])
                     edges.append(CallEdge(func, ref.target, "callback", i, via, c))
     return CallGraphResult(obj, edges)
 

@@ -138,13 +138,21 @@ def _tree_intervals(idom: dict[int, int], root: int) -> dict[int, tuple[int, int
     return out
 
 
-def branch_target(func: Function, slots: list[int], index_of_slot: dict[int, int], i: int) -> int:
-    """The list index instruction i branches to; BpfrewriteError when it is not an instruction of func."""
-    insn = func.insns[i]
+def branch_target(func: Function, insns: list, slots: list[int], index_of_slot: dict[int, int],
+                  index_of_insn: dict[int, int], i: int) -> int:
+    """The list index instruction i branches to; BpfrewriteError when it is not an instruction of func.
+
+    The reader links each branch to its target Instruction (insn.target) and the writer derives
+    offsets from that link, so the link is the truth; the raw offset is used only for branches
+    the reader could not link (their error message names the slot they point at).
+    """
+    insn = insns[i]
+    if insn.target is not None and id(insn.target) in index_of_insn:
+        return index_of_insn[id(insn.target)]
     target = slots[i] + insn.width + insn.branch_offset
-    idx = index_of_slot.get(target)
+    idx = None if insn.target is not None else index_of_slot.get(target)
     if idx is None:
-        first, last = slots[0], slots[-1] + func.insns[-1].width
+        first, last = slots[0], slots[-1] + insns[-1].width
         if first <= target < last:
             why = "the middle of an ld_imm64"
         else:
@@ -169,11 +177,12 @@ def build_cfg(func: Function, base_slot: int | None = None) -> ControlFlowGraph:
         slots.append(slot)
         slot += insn.width
     index_of_slot = {s: i for i, s in enumerate(slots)}
+    index_of_insn = {id(insn): i for i, insn in enumerate(insns)}
     leaders = {0}
     targets: dict[int, int] = {}
     for i, insn in enumerate(insns):
         if insn.is_branch:
-            t = branch_target(func, slots, index_of_slot, i)
+            t = branch_target(func, insns, slots, index_of_slot, index_of_insn, i)
             targets[i] = t
             leaders.add(t)
             if i + 1 < n:

@@ -123,7 +123,7 @@ class ReachingDefinitions:
         self.func = func
         self.cfg = cfg
         self.locs = locs = _Locations(func)
-        insns = func.insns
+        self.insns = insns = func.insns  # func.insns slices the section: keep one copy
         # Tuples of ints: the collector stops tracking them, which keeps large objects linear.
         self._defs = [tuple(insn_defs(insn, locs)) for insn in insns]
         self._uses = [tuple(insn_uses(insn, locs)) for insn in insns]
@@ -210,7 +210,7 @@ class ReachingDefinitions:
 
     def _chains(self) -> None:
         users: dict[int, list[int]] = {}
-        self._reach_at: list[int] = [0] * len(self.func.insns)
+        self._reach_at: list[int] = [0] * len(self.insns)
         for b in self.cfg.blocks:
             cur = self.block_in[b.id]
             for i in range(b.start, b.end):
@@ -244,7 +244,7 @@ class ReachingDefinitions:
         """For each exit instruction, the instructions whose r0 reaches it (ENTRY: none on a path)."""
         return {
             i: set(self.reaching(i, 0))
-            for i, insn in enumerate(self.func.insns)
+            for i, insn in enumerate(self.insns)
             if insn.is_exit
         }
 
@@ -261,7 +261,7 @@ class ReachingDefinitions:
         value must be tested before it is dereferenced, passed to a call, returned, or lost (its
         last copy overwritten); the answer is the first such instruction (breadth-first).
         """
-        insn = self.func.insns[call_index]
+        insn = self.insns[call_index]
         if not insn.is_call:
             raise ValueError(f"instruction {call_index} of {self.func.name} is not a call")
         return _untested(self, call_index, before_index)
@@ -352,7 +352,7 @@ def _carried_slots(carriers: frozenset, locs: _Locations) -> set[tuple[int, int]
 
 def _walk(rd: ReachingDefinitions, index: int, start: frozenset) -> Iterator[tuple[int, str | None, frozenset]]:
     """Visit (instruction, event, carriers after it) for every distinct state reachable after index."""
-    cfg, insns, locs = rd.cfg, rd.func.insns, rd.locs
+    cfg, insns, locs = rd.cfg, rd.insns, rd.locs
     seen: set[tuple[int, frozenset]] = set()
     work = deque((j, start) for j in _next_insns(cfg, index))
     while work:
@@ -370,7 +370,7 @@ def _walk(rd: ReachingDefinitions, index: int, start: frozenset) -> Iterator[tup
 
 
 def _untested(rd: ReachingDefinitions, call_index: int, before_index: int | None) -> int | None:
-    cfg, insns, locs = rd.cfg, rd.func.insns, rd.locs
+    cfg, insns, locs = rd.cfg, rd.insns, rd.locs
     seen: set[tuple[int, frozenset]] = set()
     work = deque((j, frozenset({0})) for j in _next_insns(cfg, call_index))
     while work:
