@@ -136,3 +136,38 @@ def test_mutated_objects_raise_only_user_errors(which: int, edits, cut) -> None:
         parse_object(bytes(data), "mutated.o")
     except BpfrewriteError:
         pass
+
+
+def _code_ranges(path: Path) -> list[tuple[int, int]]:
+    with open(path, "rb") as f:
+        return [(s["sh_offset"], s["sh_size"]) for s in ELFFile(f).iter_sections()
+                if s["sh_flags"] & 0x4 and s["sh_size"]]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    which=st.integers(min_value=0, max_value=max(len(OBJECTS) - 1, 0)),
+    edits=st.lists(st.tuples(st.integers(min_value=0, max_value=1 << 20), st.integers(0, 255)), min_size=1, max_size=4),
+)
+def test_mutated_code_raises_only_user_errors_in_every_command(which: int, edits) -> None:
+    """Corrupt instruction bytes: reading, listing, CFGs, lint and patch fail only with BpfrewriteError."""
+    from bpfrewrite.commands.cfg import cfg_dot, cfg_json
+    from bpfrewrite.disasm import json_listing
+    from passes.rules.runner import lint_object
+    from passes.transforms.fastpath import make_twins
+
+    path = OBJECTS[which]
+    data = bytearray(path.read_bytes())
+    ranges = _code_ranges(path)
+    for pos, value in edits:
+        start, size = ranges[pos % len(ranges)]
+        data[start + (pos >> 4) % size] = value
+    try:
+        obj = parse_object(bytes(data), "mutated.o")
+        json_listing(obj)
+        cfg_json(obj)
+        cfg_dot(obj)
+        lint_object(obj)
+        make_twins(obj)
+    except BpfrewriteError:
+        pass

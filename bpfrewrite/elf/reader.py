@@ -58,8 +58,6 @@ def parse_object(data: bytes, path: str) -> Object:
         if str(exc).startswith(f"{path}:"):
             raise
         raise BpfrewriteError(f"{path}: {exc}") from None  # every message names the file
-    except Exception as exc:  # pyelftools raises many types on corrupt input
-        raise BpfrewriteError(f"{path}: malformed ELF object ({type(exc).__name__}: {exc})") from None
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -95,23 +93,31 @@ def _check_header(data: bytes, path: str) -> None:
         raise BpfrewriteError(f"{path}: not a relocatable object (ELF type {e_type}); pass clang's .o")
 
 
-def _build(path: str, data: bytes) -> Object:
+def _elf_layer(data: bytes) -> tuple[dict, list[Section], list[Symbol]]:
+    """Header fields, sections and symbols, through pyelftools (the only code the wide except covers)."""
     from elftools.elf.elffile import ELFFile
 
-    elf = ELFFile(io.BytesIO(data))
-    sections = [_section(i, s) for i, s in enumerate(elf.iter_sections())]
-    symbols = _symbols(elf)
-    obj = Object(
-        path=path,
-        elf_header={"e_flags": elf.header["e_flags"], "e_shstrndx": elf.header["e_shstrndx"]},
-        sections=sections,
-        symbols=symbols,
-        functions=[],
-    )
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        header = {"e_flags": elf.header["e_flags"], "e_shstrndx": elf.header["e_shstrndx"]}
+        sections = [_section(i, s) for i, s in enumerate(elf.iter_sections())]
+        symbols = _symbols(elf)
+    except BpfrewriteError:
+        raise
+    except Exception as exc:  # pyelftools raises many types on corrupt input; our own code is outside
+        raise BpfrewriteError(f"malformed ELF object ({type(exc).__name__}: {exc})") from None
+    if not 0 < header["e_shstrndx"] < len(sections):
+        raise BpfrewriteError("the section name table index is out of range")
+    return header, sections, symbols
+
+
+def _build(path: str, data: bytes) -> Object:
+    header, sections, symbols = _elf_layer(data)
+    obj = Object(path=path, elf_header=header, sections=sections, symbols=symbols, functions=[])
     _decode_code(obj)
     obj.functions = _functions(obj)
     _parse_btf(obj)
-    _attach_relocations(obj, elf)
+    _attach_relocations(obj)
     _resolve_local_calls(obj)
     _attach_btf_ext(obj)
     obj.maps = _maps(obj)
@@ -154,9 +160,13 @@ def _section(index: int, sec) -> Section:
 def _symbols(elf) -> list[Symbol]:
     from elftools.elf.enums import ENUM_ST_INFO_BIND, ENUM_ST_INFO_TYPE, ENUM_ST_SHNDX, ENUM_ST_VISIBILITY
 
+    from elftools.elf.sections import SymbolTableSection
+
     symtab = elf.get_section_by_name(".symtab")
     if symtab is None:
         raise BpfrewriteError("object has no symbol table (.symtab); was it stripped?")
+    if not isinstance(symtab, SymbolTableSection):
+        raise BpfrewriteError(".symtab is not a symbol table section")
     out = []
     for i, sym in enumerate(symtab.iter_symbols()):
         info = sym["st_info"]
@@ -281,7 +291,7 @@ def _function_at(obj: Object, sec: Section, index: int) -> Function | None:
     return starts.get((sec.index, index))
 
 
-def _attach_relocations(obj: Object, elf) -> None:
+def _attach_relocations(obj: Object) -> None:
     slots = _slot_indexes(obj)
     for rel_sec in obj.sections:
         if rel_sec.type == SHT_RELA:  # clang never emits RELA for BPF; libbpf refuses it too
@@ -322,6 +332,13 @@ def _classify(obj: Object, code: Section, insn, reloc: Relocation) -> Reference:
     sym = reloc.symbol
     sec_name = _section_name(obj, sym.shndx)
     where = f"{code.name}: relocation against {sym.name or sec_name or 'symbol'}"
+    if sym.index == 0:
+        raise BpfrewriteError(f"{code.name}: a relocation names the null symbol")
+    # clang: R_BPF_64_32 on calls, R_BPF_64_64 on ld_imm64 (llvm BPFELFObjectWriter); libbpf
+    # resolves by instruction, so another type means the object is not what we think it is.
+    want = R_BPF_64_32 if insn.is_call else R_BPF_64_64
+    if reloc.rtype != want:
+        raise BpfrewriteError(f"{where}: relocation type {reloc.rtype} on `{insn.text()}` (expected {want})")
     if insn.is_call:
         # clang emits a kfunc call as `call -1` with src_reg 1 against an undefined symbol;
         # libbpf turns it into src_reg 2 (BPF_PSEUDO_KFUNC_CALL) when it resolves the extern.
@@ -368,7 +385,9 @@ def _is_kconfig(obj: Object, name: str) -> bool:
 
 
 def _target(obj: Object, shndx: int, slot: int, where: str) -> Function:
-    slots = _slot_indexes(obj)[shndx]
+    slots = _slot_indexes(obj).get(shndx)
+    if slots is None:
+        raise BpfrewriteError(f"{where}: target section holds no code")
     index = slots.index(slot * INSN_SIZE, f"{where}: target")
     func = _function_at(obj, obj.sections[shndx], index)
     if func is None:

@@ -178,6 +178,10 @@ def build_cfg(func: Function, base_slot: int | None = None) -> ControlFlowGraph:
         slot += insn.width
     index_of_slot = {s: i for i, s in enumerate(slots)}
     index_of_insn = {id(insn): i for i, insn in enumerate(insns)}
+    for i, insn in enumerate(insns):  # r11-r15 exist only in encodings; the verifier refuses them
+        if max(insn.defs() | insn.uses(), default=0) > 10:
+            raise BpfrewriteError(f"function {func.name!r}: the instruction at slot {slots[i]} "
+                                  f"(`{insn.text()}`) names a register above r10")
     leaders = {0}
     targets: dict[int, int] = {}
     for i, insn in enumerate(insns):
