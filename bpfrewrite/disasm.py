@@ -22,38 +22,20 @@ def annotation(insn) -> str | None:
     return None
 
 
-def select_functions(obj: Object, prog: str | None) -> list[Function]:
-    """The functions to list: all, or one program and every function it reaches."""
-    if prog is None:
-        return list(obj.functions)
-    root = obj.function(prog)
-    if root is None:
-        from bpfrewrite.errors import BpfrewriteError
-
-        names = ", ".join(f.name for f in obj.programs) or "none"
-        raise BpfrewriteError(f"no program or function named {prog!r} (programs: {names})")
-    return root.reachable()
-
-
-def _slots(func: Function, cache: dict) -> Iterator[tuple[int, object]]:
-    sec = func.section
-    if sec.index not in cache:
-        cache[sec.index] = sec.slots()
-    slots = cache[sec.index]
-    return zip(slots[func.start : func.start + func.count], func.insns)
+def _slots(func: Function) -> Iterator[tuple[int, object]]:
+    return zip(func.slots(), func.insns)
 
 
 def text_listing(obj: Object, prog: str | None = None) -> Iterator[str]:
     """Lines of a listing per function with source lines interleaved (like bpftool's linum dump)."""
-    cache: dict = {}
-    for func in select_functions(obj, prog):
+    for func in obj.select(prog):
         kind = f"program, type {func.prog_type or 'unknown'}" if func.is_program else "subprogram"
         if not func.is_program:
             kind = ("global " if func.is_global else "static ") + kind
         yield f"{func.name} ({kind}, section {func.section.name}):"
         positions = function_positions(obj, func)
         last = None
-        for (slot, insn), pos in zip(_slots(func, cache), positions):
+        for (slot, insn), pos in zip(_slots(func), positions):
             if insn.line is not None and pos is not None and pos != last:
                 yield f"; {pos.text.strip()} @ {pos}"
                 last = pos
@@ -64,9 +46,9 @@ def text_listing(obj: Object, prog: str | None = None) -> Iterator[str]:
 
 def json_listing(obj: Object, prog: str | None = None) -> dict:
     """{"instructions": [...]} with section, slot index, bytes, objdump text, function and source."""
-    records, cache = [], {}
-    for func in select_functions(obj, prog):
-        for (slot, insn), pos in zip(_slots(func, cache), function_positions(obj, func)):
+    records = []
+    for func in obj.select(prog):
+        for (slot, insn), pos in zip(_slots(func), function_positions(obj, func)):
             rec = {
                 "section": func.section.name,
                 "index": slot,

@@ -30,6 +30,15 @@ class RefKind(enum.IntEnum):
     ARENA = 8  # ld_imm64 of a variable in an arena section
 
 
+def slot_offsets(insns: "list[Instruction]") -> list[int]:
+    """The 8-byte slot of each instruction of a list (an ld_imm64 takes two)."""
+    out, slot = [], 0
+    for insn in insns:
+        out.append(slot)
+        slot += insn.width
+    return out
+
+
 def calls_kfunc(insn: "Instruction") -> bool:
     """A kfunc call: src_reg 2, or clang's form in objects (src_reg 1 relocated against an extern).
 
@@ -103,17 +112,14 @@ class Section:
 
         Cached per instruction count, so analyses asking once per function stay linear. The
         rewriter only appends instructions or replaces one with another of the same width
-        (style habit 3), so the count is enough to notice a change.
+        (style habit 3), so the count is enough to notice a change; the writer does not trust
+        the cache and computes slots afresh (slot_offsets) for what it emits.
         """
         insns = self.insns or []
         cached = self.__dict__.get("_slots")
         if cached is not None and len(cached) == len(insns):
             return cached
-        out, slot = [], 0
-        for insn in insns:
-            out.append(slot)
-            slot += insn.width
-        self.__dict__["_slots"] = out
+        out = self.__dict__["_slots"] = slot_offsets(insns)
         return out
 
     @property
@@ -146,15 +152,16 @@ class Function:
         return self.symbol.is_global
 
     def reachable(self) -> "list[Function]":
-        """This function and every function it calls or takes the address of, transitively."""
-        seen, todo = [self], [self]
+        """This function first, then every function it calls or takes the address of (any depth), in object order."""
+        seen, todo = {self}, [self]
         while todo:
             for insn in todo.pop().insns:
                 target = insn.ref.target if insn.ref is not None else None
                 if target is not None and target not in seen:
-                    seen.append(target)
+                    seen.add(target)
                     todo.append(target)
-        return seen
+        seen.discard(self)
+        return [self] + sorted(seen, key=lambda f: (f.section.index, f.start))
 
     def slots(self) -> list[int]:
         """The 8-byte slot, within the section, of each of the function's instructions."""
@@ -210,6 +217,18 @@ class Object:
     def function(self, name: str) -> Function | None:
         """The function called name, if any."""
         return next((f for f in self.functions if f.name == name), None)
+
+    def select(self, prog: str | None) -> list[Function]:
+        """Every function, or (--prog) the one named and every function it reaches."""
+        if prog is None:
+            return list(self.functions)
+        root = self.function(prog)
+        if root is None:
+            from bpfrewrite.errors import BpfrewriteError
+
+            names = ", ".join(f.name for f in self.programs) or "none"
+            raise BpfrewriteError(f"no program or function named {prog!r} (programs: {names})")
+        return root.reachable()
 
     def exec_sections(self) -> Iterator[Section]:
         """Sections holding BPF code, in file order."""

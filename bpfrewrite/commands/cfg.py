@@ -52,16 +52,7 @@ def _select(obj, prog: str | None, am):
     """The functions to draw: every function, or one program and what it reaches (callgraph)."""
     from passes.analysis.callgraph import CallGraph
 
-    graph = am.get(CallGraph)
-    if prog is None:
-        return list(obj.functions), graph
-    root = obj.function(prog)
-    if root is None:
-        from bpfrewrite.errors import BpfrewriteError
-
-        names = ", ".join(f.name for f in obj.programs) or "none"
-        raise BpfrewriteError(f"no program or function named {prog!r} (programs: {names})")
-    return graph.reachable(root), graph
+    return obj.select(prog), am.get(CallGraph)
 
 
 def _analyse(obj, prog: str | None):

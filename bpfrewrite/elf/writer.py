@@ -18,7 +18,7 @@ import struct
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.opcodes import GOTOL
-from bpfrewrite.model import Object, RefKind, Section
+from bpfrewrite.model import Object, RefKind, Section, slot_offsets
 
 INSN_SIZE = 8
 SHT_SYMTAB = 2
@@ -51,7 +51,8 @@ def serialize(obj: Object) -> bytes:
 class _Writer:
     def __init__(self, obj: Object):
         self.obj = obj
-        self.slots = {s.index: s.slots() for s in obj.exec_sections()}
+        # Fresh, not Section.slots()'s cache: what is written must follow the instructions as they are.
+        self.slots = {s.index: slot_offsets(s.insns) for s in obj.exec_sections()}
         self.data: dict[int, bytes] = {}
         self.sections: list[Section] = list(obj.sections)
 

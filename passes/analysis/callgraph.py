@@ -74,8 +74,7 @@ class CallGraphResult:
 
     def reachable(self, program: Function) -> list[Function]:
         """program first, then every function it calls or hands as a callback (any depth), in object order."""
-        others = nx.descendants(self.graph, program) - {program}
-        return [program] + sorted(others, key=self._order.__getitem__)
+        return program.reachable()  # the same edges (references), walked once in the model
 
 
 def build_callgraph(obj: Object, am: AnalysisManager) -> CallGraphResult:
@@ -105,6 +104,7 @@ class CallGraph(Analysis):
 
     name = "callgraph"
     scope = "object"
+    requires = frozenset({"dataflow"})
 
     @classmethod
     def run(cls, am: AnalysisManager, unit: Object) -> CallGraphResult:
