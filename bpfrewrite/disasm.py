@@ -64,4 +64,4 @@ def json_listing(obj: Object, prog: str | None = None) -> dict:
             if pos is not None:
                 rec["source"] = {"file": pos.file, "line": pos.line, "column": pos.column}
             records.append(rec)
-    return {"instructions": records}
+    return {"version": 1, "instructions": records}

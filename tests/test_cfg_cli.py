@@ -44,7 +44,7 @@ def test_dot_content():
 
 def test_json_shape():
     data = json.loads(run(str(TESTDATA / "may_goto_long.bpf.o"), "--format", "json").stdout)
-    assert set(data) == {"functions", "calls"}
+    assert set(data) == {"version", "functions", "calls"} and data["version"] == 1
     (f,) = [f for f in data["functions"] if f["name"] == "may_goto_budget"]
     # Slots are the section's (objdump): may_goto_budget spans 25..49.
     assert f["blocks"][0]["start"] == 25 and f["blocks"][-1]["end"] == 50

@@ -66,7 +66,7 @@ def _analyse(obj, prog: str | None):
 
 
 def cfg_json(obj, prog: str | None = None) -> dict:
-    """{"functions": [...], "calls": [...]} with block boundaries as section slots (end exclusive)."""
+    """{"version": 1, "functions": [...], "calls": [...]} with block boundaries as section slots (end exclusive)."""
     from passes.analysis.cfg import EXIT
 
     analysed, graph = _analyse(obj, prog)
@@ -120,7 +120,7 @@ def cfg_json(obj, prog: str | None = None) -> dict:
         if e.via is not None:
             rec["via"] = e.via
         calls.append(rec)
-    return {"functions": functions, "calls": calls}
+    return {"version": 1, "functions": functions, "calls": calls}  # public schema: bump on change
 
 
 def _esc(text: str) -> str:

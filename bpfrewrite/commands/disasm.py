@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
             # One record per line: readable, and json.dumps without indent uses the C encoder
             # (json.dump with indent is pure Python, 10x slower on 100k instructions).
             records = json_listing(model, prog)["instructions"]
-            out.write('{"instructions": [\n')
+            out.write('{"version": 1, "instructions": [\n')  # the schema is public: bump on change
             out.write(",\n".join(json.dumps(r) for r in records))
             out.write("\n]}\n")
         else:
