@@ -6,6 +6,8 @@ BPF_CFLAGS := -target bpf -O2 -g -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux
 
 TESTDATA_SRC := $(wildcard testdata/src/*.bpf.c)
 TESTDATA_OBJ := $(patsubst testdata/src/%.bpf.c,testdata/%.bpf.o,$(TESTDATA_SRC))
+LINT_SRC := $(wildcard testdata/lint/src/*.bpf.c)
+LINT_OBJ := $(patsubst testdata/lint/src/%.bpf.c,testdata/lint/%.bpf.o,$(LINT_SRC))
 
 .PHONY: deps system-deps python-deps test demo testdata bench clean
 
@@ -31,7 +33,8 @@ demo: deps
 	bpfrewrite patch testdata/loop.bpf.o build/loop.fast.o --report
 	bpfrewrite verify build/loop.fast.o --run --repeat 5
 
-testdata: $(TESTDATA_OBJ)
+# Every checked-in object: the corpus, the linter's fixtures and the assembler catalogue.
+testdata: $(TESTDATA_OBJ) $(LINT_OBJ) testdata/asm/all_insns.o
 
 # vmlinux.h comes from the running kernel and is not checked in (testdata/include/.gitignore);
 # it is generated once, when missing. The prefix map keeps the checkout path out of DWARF so
@@ -46,6 +49,12 @@ testdata/include/vmlinux.h:
 
 testdata/%.bpf.o: testdata/src/%.bpf.c $(filter-out testdata/include/vmlinux.h,$(TESTDATA_HEADERS)) | testdata/include/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $< -o $@
+
+testdata/lint/%.bpf.o: testdata/lint/src/%.bpf.c $(filter-out testdata/include/vmlinux.h,$(TESTDATA_HEADERS)) | testdata/include/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $< -o $@
+
+testdata/asm/all_insns.o: testdata/asm/all_insns.s
+	llvm-mc-19 -triple bpfel -mcpu=v4 -filetype=obj $< -o $@
 
 bench: deps
 	$(PYTHON) benchmarks/disasm_throughput.py
