@@ -77,7 +77,8 @@ def compile_c(src: Path, out: Path, options: CompileOptions = CompileOptions()) 
     if shutil.which(options.cc) is None:
         raise BpfrewriteError(f"compiler {options.cc!r} not found (set --cc or [tool.bpfrewrite] cc)")
     try:
-        extra = shlex.split(options.cflags) if options.cflags is not None else default_cflags()
+        # The user's flags come after the defaults: they add to them, and a later -O wins in clang.
+        extra = default_cflags() + (shlex.split(options.cflags) if options.cflags is not None else [])
     except ValueError as exc:
         raise BpfrewriteError(f"cannot parse cflags {options.cflags!r}: {exc}") from None
     cwd = os.getcwd()

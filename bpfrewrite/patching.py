@@ -14,7 +14,11 @@ def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = 
     from passes.transforms.fastpath import make_twins
 
     obj = read_object(src)
-    result = make_twins(obj)
+    try:
+        result = make_twins(obj)
+    except BpfrewriteError as exc:  # every message names the input, as the reader's do
+        message = str(exc)
+        raise BpfrewriteError(message if message.startswith(str(src)) else f"{src}: {message}") from None
     if strict and result.problems:
         return result
     data = serialize(obj)

@@ -240,3 +240,22 @@ def test_lint_and_patch_agree_on_callbacks_and_kept_calls(path: Path, tmp_path: 
     patch_kept = {(s.function, s.slot) for s in result.sites if s.action == "keep" and s.callee}
     assert lint_blocked == patch_blocked
     assert lint_kept == patch_kept
+
+
+def test_indirect_calls_from_O0_are_refused_by_patch_and_lint(tmp_path: Path) -> None:
+    """clang -O0 calls helpers through `callx`; the kernel loads no such program: say so, write nothing."""
+    src = ("#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
+           "static long cb(__u32 i, void *c) { return 0; }\n"
+           'SEC("xdp") int p(struct xdp_md *ctx) { return bpf_loop(1 << 20, cb, 0, 0) ? 2 : 1; }\n'
+           'char LICENSE[] SEC("license") = "GPL";\n')
+    (tmp_path / "o0.bpf.c").write_text(src)
+    lint = _cli("lint", "--cflags=-O0", str(tmp_path / "o0.bpf.c"))
+    assert lint.returncode == 2 and "indirect call" in lint.stderr and "o0.bpf.c" in lint.stderr
+    plain = _cli("lint", "--cflags=-DUNUSED=1", "--fail-on", "never", str(tmp_path / "o0.bpf.c"))
+    assert plain.returncode == 0 and "long-running-helper" in plain.stdout  # extra flags keep -O2
+    obj = tmp_path / "o0.o"
+    subprocess.run(["clang-19", "-target", "bpf", "-O0", "-g", "-I/usr/include/x86_64-linux-gnu",
+                    "-c", str(tmp_path / "o0.bpf.c"), "-o", str(obj)], check=True)
+    patch = _cli("patch", str(obj), str(tmp_path / "out.o"))
+    assert patch.returncode == 2 and "indirect call" in patch.stderr
+    assert not (tmp_path / "out.o").exists()

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         severity: List[str] = typer.Option([], "--severity", help="Override a rule's severity: slug=level (repeatable)."),
         jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Lint this many inputs in parallel."),
         cc: Optional[str] = typer.Option(None, "--cc", help="C compiler for .c inputs (default clang-19)."),
-        cflags: Optional[str] = typer.Option(None, "--cflags", help="Flags for .c inputs (replace the defaults)."),
+        cflags: Optional[str] = typer.Option(None, "--cflags", help="Extra flags for .c inputs, after the defaults (-O2 -D__TARGET_ARCH_x86 -I<multiarch>)."),
         config: Optional[Path] = typer.Option(
             None, "--config", help="pyproject.toml to read \\[tool.bpfrewrite] from (default: nearest above the first input)."
         ),

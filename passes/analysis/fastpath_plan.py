@@ -25,6 +25,7 @@ from passes.manager import Analysis, register
 
 RETURN_STOP = 1  # what a callback of bpf_loop / for_each / user_ringbuf_drain returns to stop
 _MOV64_IMM, _MOV32_IMM = 0xB7, 0xB4
+_CALLX = 0x8D  # BPF_JMP | BPF_CALL | BPF_X
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class IterationCallbacks(Analysis):
 
     name = "iteration-callbacks"
     scope = "object"
+    requires = frozenset({"callgraph"})
 
     @classmethod
     def run(cls, am, unit) -> dict[Function, str]:
@@ -99,6 +101,7 @@ class FastPathPlan(Analysis):
 
     name = "fastpath-plan"
     scope = "function"
+    requires = frozenset({"dataflow", "iteration-callbacks"})
 
     @classmethod
     def run(cls, am, unit: Function) -> FunctionPlan:
@@ -117,6 +120,11 @@ def _call_sites(func: Function, flow) -> list[CallSite]:
 
     out = []
     for index, insn in enumerate(func.insns):
+        if insn.code == _CALLX:
+            from bpfrewrite.errors import BpfrewriteError
+
+            raise BpfrewriteError(f"{func.name}: `{insn.text()}` is an indirect call, which the kernel does not "
+                                  "load (clang emits it at -O0; build with -O2)")
         if not (insn.is_helper_call or calls_kfunc(insn)):
             continue
         entry = table_for(insn)

@@ -30,7 +30,9 @@ def lint_object(obj, config: LintConfig = LintConfig()) -> list[Diagnostic]:
     am = AnalysisManager(obj)
     diags: list[Diagnostic] = []
     for slug in selected(config, list(RULES)):
-        diags.extend(RULES[slug]().check(obj, am))
+        rule = RULES[slug]()
+        with am.running(rule):  # debug mode checks its gets against rule.requires
+            diags.extend(rule.check(obj, am))
     # Twins are derived code: their findings are their originals' (reported once, on the original).
     twins = twin_names(obj)
     diags = [d for d in diags if d.function not in twins]
@@ -49,7 +51,8 @@ def lint_path(path: str, config: LintConfig = LintConfig()) -> LintResult:
             obj = read_object(prepare(path, workdir, options))
             diags = lint_object(obj, config)
     except BpfrewriteError as exc:
-        return LintResult(path, error=str(exc))
+        message = str(exc)  # every message names the input, as the reader's do
+        return LintResult(path, error=message if message.startswith(str(path)) else f"{path}: {message}")
     name = display_path(path)
     count = sum(f.count for f in obj.functions)
     return LintResult(path, tuple(d.with_object(name) for d in diags), insns=count)
