@@ -41,6 +41,13 @@ def test_twin_has_the_shape_of_its_original_and_originals_are_untouched(path: Pa
         assert refs_before == refs_after, orig.name
         lines_before = [(i.line.line, i.line.col) if i.line else None for i in orig.insns]
         assert lines_before == [(i.line.line, i.line.col) if i.line else None for i in kept.insns]
+        relocs = [(i.ref.reloc.rtype, i.ref.reloc.symbol.name) if i.ref and i.ref.reloc else None for i in orig.insns]
+        assert relocs == [(i.ref.reloc.rtype, i.ref.reloc.symbol.name) if i.ref and i.ref.reloc else None
+                          for i in kept.insns], orig.name
+        assert [(i.func, i.line, i.core) for i in orig.insns] == [(i.func, i.line, i.core) for i in kept.insns]
+    if before.btf is not None:  # BTF only grows: every original type and string is where it was
+        assert after.btf.types[: len(before.btf.types)] == before.btf.types
+        assert after.btf.strings.to_bytes().startswith(before.btf.strings.to_bytes())
     reached = {f.name for p in before.programs for f in p.reachable()}
     for name in reached:
         orig, twin = after.function(name), after.function(name + TWIN_SUFFIX)
