@@ -6,12 +6,19 @@ result once and caches it per (analysis, unit). A `Transform` declares `preserve
 a function the manager drops every cached result it did not preserve. In debug mode the manager
 also checks the claims: a preserved result is recomputed and compared, and a cached result whose
 function changed without an invalidation is refused (the classic stale-analysis bug).
+
+Every analysis, transform and rule declares in `requires` the analyses it asks `am.get` for
+(classes or registered names). In debug mode the manager tracks which pass is running (analyses
+inside `_compute`, transforms inside `PassManager.run`, rules inside `am.running(rule)`) and
+refuses a `get` the running pass did not declare, so the declarations cannot drift from the code.
 """
 from __future__ import annotations
 
 import os
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable, ClassVar, Iterable
 
 from bpfrewrite.model import Function, Object
@@ -26,6 +33,7 @@ class Analysis:
 
     name: ClassVar[str] = ""
     scope: ClassVar[str] = "function"  # "function" or "object"
+    requires: ClassVar[frozenset] = frozenset()  # analyses run() asks am.get for (classes or names)
 
     @classmethod
     def run(cls, am: "AnalysisManager", unit: Any) -> Any:
@@ -43,6 +51,7 @@ class Transform:
 
     name: ClassVar[str] = ""
     preserves: ClassVar[frozenset] = frozenset()
+    requires: ClassVar[frozenset] = frozenset()  # analyses run() asks am.get for (classes or names)
 
     def run(self, am: "AnalysisManager", func: Function) -> bool:
         """Transform func in place (asking am for analyses); return True when something changed."""
@@ -60,8 +69,10 @@ BUILTIN_MODULES = (
     "passes.analysis.dataflow",
     "passes.analysis.loops",
     "passes.analysis.callgraph",
+    "passes.analysis.fastpath_plan",
     "passes.transforms",
-    "passes.rules",
+    "passes.rules.calls",
+    "passes.rules.positions",
 )
 
 
@@ -101,6 +112,16 @@ def lookup(name: str) -> type:
     return table[name]
 
 
+def required_names(pass_or_rule: Any) -> frozenset[str]:
+    """The names of the analyses an analysis, transform or rule declares in `requires`."""
+    return frozenset(r if isinstance(r, str) else r.name for r in getattr(pass_or_rule, "requires", ()))
+
+
+def pass_label(pass_or_rule: Any) -> str:
+    """How messages name an analysis, transform (its name) or rule (its slug)."""
+    return getattr(pass_or_rule, "name", "") or getattr(pass_or_rule, "slug", "") or type(pass_or_rule).__qualname__
+
+
 # ----- the analysis manager ---------------------------------------------------------------------
 
 
@@ -125,6 +146,17 @@ class AnalysisManager:
         self._stamp: dict[Any, tuple] = {}  # debug: function -> fingerprint when first analysed
         self.timings: dict[str, float] = defaultdict(float)
         self.counts: dict[str, int] = defaultdict(int)  # computations (not cache hits) per analysis
+        self._running: list[Any] = []  # the passes and rules now running, innermost last
+        self.asked: dict[str, set[str]] = defaultdict(set)  # debug: pass label -> analyses it got
+
+    @contextmanager
+    def running(self, pass_or_rule: Any) -> Iterator[None]:
+        """Mark pass_or_rule as running while the block runs: in debug mode its gets are checked."""
+        self._running.append(pass_or_rule)
+        try:
+            yield
+        finally:
+            self._running.pop()
 
     def get(self, analysis: type, unit: Any = None) -> Any:
         """The result of analysis for unit (a Function; the object for object-scope analyses)."""
@@ -133,8 +165,10 @@ class AnalysisManager:
         elif not isinstance(unit, Function):
             raise TypeError(f"{analysis.name} needs a Function, got {type(unit).__name__}")
         key = (analysis, unit)
-        if self.debug and unit is not self.obj:
-            self._check_fresh(unit)
+        if self.debug:
+            self._check_declared(analysis)
+            if unit is not self.obj:
+                self._check_fresh(unit)
         try:
             return self._cache[key]
         except KeyError:
@@ -149,12 +183,25 @@ class AnalysisManager:
 
     def _compute(self, analysis: type, unit: Any) -> Any:
         t0 = time.perf_counter()
-        result = analysis.run(self, unit)
+        with self.running(analysis):
+            result = analysis.run(self, unit)
         self.timings[analysis.name] += time.perf_counter() - t0
         self.counts[analysis.name] += 1
         if self.debug and unit is not self.obj and unit not in self._stamp:
             self._stamp[unit] = function_fingerprint(unit)
         return result
+
+    def _check_declared(self, analysis: type) -> None:
+        # Asked from outside any pass (a driver, a test): nothing to check against.
+        if not self._running:
+            return
+        asker = self._running[-1]
+        self.asked[pass_label(asker)].add(analysis.name)
+        if analysis.name not in required_names(asker):
+            raise PassError(
+                f"{pass_label(asker)} asked for analysis {analysis.name!r} without declaring it "
+                f"(add it to {getattr(asker, '__qualname__', type(asker).__qualname__)}.requires)"
+            )
 
     def _check_fresh(self, func: Function) -> None:
         stamp = self._stamp.get(func)
@@ -220,7 +267,8 @@ class PassManager:
         changed_any = False
         for func in list(funcs):
             t0 = time.perf_counter()
-            changed = bool(transform.run(self.am, func))
+            with self.am.running(transform):
+                changed = bool(transform.run(self.am, func))
             self.am.timings[transform.name] += time.perf_counter() - t0
             if changed:
                 changed_any = True

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpfrewrite.elf.reader import read_object
-from passes.analysis.loops import Loops, trip_count
+from passes.analysis.loops import Loops, jump_taken, trip_count
 from passes.manager import AnalysisManager
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
@@ -152,6 +152,105 @@ def test_may_goto_and_iterator_loops():
     assert [func.insns[i].ref.name for i in loop.iter_next_calls] == ["bpf_iter_num_next"]
 
 
+# ----- counters read through copies: clang's -mcpu=v1 zero/sign-extended compares ----------------
+
+# A helper call in the body keeps the counter in a callee-saved register; at -mcpu=v1 clang then
+# compares a zero-extended copy (`r1 = r7; r1 <<= 32; r1 >>= 32; if r1 == 0x64`) or sign-extends
+# the counter in place (`r7 <<= 32; r7 s>>= 32`). (name, C type, start, compare, limit, step)
+COPIED = [
+    ("up100", "int", 0, "<", 100, 1),
+    ("u32up100", "__u32", 0, "<", 100, 1),
+    ("step3", "int", 0, "<", 100, 3),
+    ("down50", "int", 50, ">", 0, -1),
+    ("neg_start", "int", -20, "<", 17, 5),
+    ("neg_end", "int", 100, ">=", -30, -4),
+    ("u32_le", "__u32", 7, "<=", 300, 7),
+    ("u32_ne", "__u32", 1000, "!=", 0, -8),
+    ("uchar", "unsigned char", 3, "<", 200, 9),
+    ("short16", "short", -5, "<", 40, 2),  # 16-bit extensions are not followed: None is allowed
+]
+_WIDTH = {"int": (32, True), "__u32": (32, False), "unsigned char": (8, False), "short": (16, True)}
+
+
+def c_iterations(ctype: str, start: int, cmp: str, limit: int, step: int) -> int:
+    """How many times the C loop body runs (C semantics: the counter wraps at its type's width)."""
+    bits, signed = _WIDTH[ctype]
+    holds = {"<": int.__lt__, "<=": int.__le__, ">": int.__gt__, ">=": int.__ge__, "!=": int.__ne__}[cmp]
+    i, n = start, 0
+    while holds(i, limit):
+        n += 1
+        i = _as(i + step, bits, signed)
+        assert n < 1 << 20
+    return n
+
+
+def copied_source() -> str:
+    out = ["#include <linux/bpf.h>", "#include <bpf/bpf_helpers.h>", "__u64 sink;",
+           "#define CALL_BODY(v) acc += bpf_get_prandom_u32() ^ (v)"]
+    for name, ctype, start, cmp, limit, step in COPIED:
+        update = f"i += {step}" if step > 0 else f"i -= {-step}"
+        out.append(f'SEC("tc") int {name}(void *ctx) {{\n\t__u64 acc = sink;\n#pragma clang loop unroll(disable)\n'
+                   f"\tfor ({ctype} i = {start}; i {cmp} {limit}; {update}) CALL_BODY(i);\n"
+                   "\tsink = acc; return 0;\n}")
+    out.append(r"""SEC("tc") int call_nested(void *ctx) {
+	__u64 acc = sink;
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < 10; i++) {
+#pragma clang loop unroll(disable)
+		for (int j = 0; j < 20; j++) CALL_BODY(j);
+		acc ^= i;
+	}
+	sink = acc; return 0;
+}""")
+    out.append('char LICENSE[] SEC("license") = "GPL";')
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture(scope="module", params=["-mcpu=v1", "-mcpu=v3", "-mcpu=v4"])
+def copied_obj(request, tmp_path_factory):
+    return read_object(compile_c(tmp_path_factory.mktemp("copied"), copied_source(), request.param)), request.param
+
+
+def test_c_iterations_oracle():
+    # by hand: 0..99; 0, 3, ..., 99; 50..1; -20, -15, ..., 15; 1000, 992, ..., 8
+    assert [c_iterations("int", 0, "<", 100, 1), c_iterations("int", 0, "<", 100, 3),
+            c_iterations("int", 50, ">", 0, -1), c_iterations("int", -20, "<", 17, 5),
+            c_iterations("__u32", 1000, "!=", 0, -8)] == [100, 34, 50, 8, 125]
+
+
+@pytest.mark.parametrize("spec", COPIED, ids=lambda s: s[0])
+def test_bounds_through_extended_copies(copied_obj, spec):
+    obj, cpu = copied_obj
+    name, *loop = spec
+    (lp,) = loops_of(obj, name).loops
+    expected = c_iterations(*loop)
+    if name == "short16":
+        assert lp.bound in (None, expected)
+    else:
+        assert lp.bound == expected, (cpu, lp.counter)
+
+
+def test_v1_compares_an_extended_copy(copied_obj):
+    """At v1 the bounds above go through a 32-bit extension; v3 and v4 compare the w register itself."""
+    obj, cpu = copied_obj
+    for name, view in (("up100", "zext32"), ("step3", "zext32"), ("down50", "zext32"), ("neg_start", "sext32")):
+        (lp,) = loops_of(obj, name).loops
+        compare = obj.function(name).insns[lp.counter["compare"]]
+        if cpu != "-mcpu=v1":
+            assert lp.counter["view"] == "64" and lp.counter["reg"] in compare.uses()
+            continue
+        assert lp.counter["view"] == view
+        if view == "zext32":  # the compared register is a copy; sext32 here extends the counter in place
+            assert lp.counter["reg"] not in compare.uses()
+
+
+def test_nested_bounds_through_copies(copied_obj):
+    obj, _ = copied_obj
+    outer, inner = sorted(loops_of(obj, "call_nested").loops, key=lambda lp: lp.depth)
+    assert inner.parent is outer
+    assert (outer.bound, inner.bound) == (10, 20)
+
+
 # ----- trip_count against a brute-force run of the instructions' semantics ----------------------
 
 _OPS = [0x10, 0x20, 0x30, 0x50, 0x60, 0x70, 0xA0, 0xB0, 0xC0, 0xD0]
@@ -213,3 +312,21 @@ def test_trip_count_examples():
     assert trip_count(51, -1, 1, 0x20, 1, False) == 50
     assert trip_count(0, 1, 1, 0x20, 5, False) == 1  # `if r > 5 goto loop` fails at once
     assert trip_count(0, 1, 0, 0x10, 3, True) == 4  # 0, 1, 2, 3
+
+
+def test_jump_taken_on_a_value():
+    from bpfrewrite.isa.instruction import Instruction
+
+    def jmp(code, imm, src=0):
+        return Instruction(code, 0, src, 1, imm)
+
+    assert jump_taken(jmp(0x15, 0), 0) is True  # if r0 == 0
+    assert jump_taken(jmp(0x55, 0), 0) is False  # if r0 != 0
+    assert jump_taken(jmp(0x25, -1), 0) is False  # if r0 > -1: unsigned, 0 > 2**64 - 1 is false
+    assert jump_taken(jmp(0x65, -1), 0) is True  # if r0 s> -1
+    assert jump_taken(jmp(0xA6, -1), 0) is True  # if w0 < -1: 0 < 0xffffffff
+    assert jump_taken(jmp(0xC5, 0), -110) is True  # if r0 s< 0 with -ETIMEDOUT
+    assert jump_taken(jmp(0xA5, 0), 2**64 - 110) is False  # unsigned: not below 0
+    assert jump_taken(jmp(0x45, 6), 2) is True and jump_taken(jmp(0x45, 4), 2) is False  # jset
+    assert jump_taken(jmp(0x1D, 0, src=1), 0) is None  # register compare: unknown
+    assert jump_taken(jmp(0x05, 0), 0) is None  # goto is no conditional jump

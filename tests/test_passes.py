@@ -16,8 +16,10 @@ from passes.manager import (
     PassError,
     PassManager,
     Transform,
+    pass_label,
     register,
     registry,
+    required_names,
 )
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
@@ -29,6 +31,25 @@ def test_registry_names_are_unique_and_complete():
         assert name in table
     assert len(set(table.values())) == len(table)
     assert all(cls.name == name for name, cls in table.items())
+
+
+def _rules():
+    from passes.rules.registry import RULES
+
+    return [RULES[slug] for slug in sorted(RULES)]
+
+
+def test_every_pass_and_rule_declares_registered_analyses():
+    table = registry()
+    analyses = {name for name, cls in table.items() if issubclass(cls, Analysis)}
+    assert {"known-calls", "source-positions", "fastpath-plan", "iteration-callbacks"} <= analyses
+    for who in [*table.values(), *_rules()]:
+        assert isinstance(who.requires, frozenset), who
+        names = required_names(who)
+        assert names <= analyses, f"{pass_label(who)} requires unregistered {sorted(names - analyses)}"
+        assert getattr(who, "name", None) not in names, f"{pass_label(who)} requires itself"
+    # Rule.at positions every finding: each rule must declare what it needs for that.
+    assert all("source-positions" in required_names(rule) for rule in _rules())
 
 
 def test_duplicate_name_is_refused():
@@ -56,6 +77,7 @@ class RetargetR0(Transform):
 
     name = "test-retarget-r0"
     preserves = frozenset({CFG})
+    requires = frozenset({"cfg"})
 
     def run(self, am, func):
         am.get(CFG, func)
@@ -163,3 +185,97 @@ def test_reachable_through_calls_and_callbacks():
     assert kinds[("subprogs_main", "mix")] == ("call", None)
     assert kinds[("sum_indices", "add_index")] == ("callback", "bpf_loop")
     assert kinds[("count_slots", "count_slot")] == ("callback", "bpf_for_each_map_elem")
+
+
+# ----- declared requirements, enforced in debug mode -------------------------------------------
+
+
+class AsksUndeclared(Transform):
+    """Asks for the CFG but declares nothing."""
+
+    name = "test-asks-undeclared"
+
+    def run(self, am, func):
+        am.get(CFG, func)
+        return False
+
+
+class StackNeedsLoopsOnly(Analysis):
+    """Declares loops but also asks for dataflow itself (loops' own needs are loops' business)."""
+
+    name = "test-stack-needs"
+    requires = frozenset({Loops})  # a class is accepted as well as a name
+
+    @classmethod
+    def run(cls, am, unit):
+        am.get(Loops, unit)
+        return am.get(Dataflow, unit)
+
+
+def test_undeclared_get_in_a_transform_is_refused_in_debug_mode():
+    obj, func = _plain()
+    with pytest.raises(PassError, match="test-asks-undeclared asked for analysis 'cfg' without declaring it"):
+        PassManager(AnalysisManager(obj, debug=True)).run(AsksUndeclared(), [func])
+    PassManager(AnalysisManager(obj, debug=False)).run(AsksUndeclared(), [func])  # not checked
+
+
+def test_undeclared_get_in_an_analysis_is_refused_even_when_cached():
+    obj, func = _plain()
+    am = AnalysisManager(obj, debug=True)
+    am.get(Dataflow, func)  # from outside any pass: allowed, and now cached
+    with pytest.raises(PassError, match="test-stack-needs asked for analysis 'dataflow'"):
+        am.get(StackNeedsLoopsOnly, func)
+    assert am.cached(Loops, func) is not None  # loops itself declared cfg and dataflow
+
+
+def test_undeclared_get_in_a_rule_is_refused():
+    from passes.rules.base import Rule
+
+    class NeedsLoops(Rule):
+        slug = "test-needs-loops"
+        requires = frozenset({"cfg"})
+
+        def check(self, obj, am):
+            return [am.get(Loops, f) for f in obj.functions]
+
+    obj, _ = _plain()
+    am = AnalysisManager(obj, debug=True)
+    with pytest.raises(PassError, match="test-needs-loops asked for analysis 'loops'"):
+        with am.running(NeedsLoops()):
+            NeedsLoops().check(obj, am)
+    assert am._running == []  # the stack unwinds on errors
+
+
+def _objects_with_programs():
+    paths = sorted(TESTDATA.rglob("*.o"))
+    return [p for p in paths if read_object(p).programs]
+
+
+def test_rules_and_fastpath_transforms_declare_what_they_use_over_all_testdata(monkeypatch):
+    from passes.rules.runner import lint_object
+    from passes.transforms.fastpath import make_twins
+
+    paths = _objects_with_programs()
+    assert len(paths) > 20
+    asked: dict[str, set[str]] = {}
+    for path in paths:
+        obj = read_object(path)
+        am = AnalysisManager(obj, debug=True)
+        for rule_cls in _rules():
+            rule = rule_cls()
+            with am.running(rule):
+                rule.check(obj, am)
+        make_twins(obj, am)
+        for who, names in am.asked.items():
+            asked.setdefault(who, set()).update(names)
+        # The runner's own loop marks each rule as running.
+        monkeypatch.setenv("BPFREWRITE_DEBUG_PASSES", "1")
+        lint_object(read_object(path))
+        monkeypatch.delenv("BPFREWRITE_DEBUG_PASSES")
+    # Every declaration is used somewhere: none is stale.
+    everyone = [*registry().values(), *_rules()]
+    for who in everyone:
+        label = pass_label(who)
+        if label in asked:
+            assert asked[label] == required_names(who), label
+    assert {pass_label(r) for r in _rules()} <= set(asked)

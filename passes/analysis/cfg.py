@@ -239,6 +239,7 @@ class CFG(Analysis):
 
     name = "cfg"
     scope = "function"
+    requires = frozenset()
 
     @classmethod
     def run(cls, am, unit: Function) -> ControlFlowGraph:

@@ -400,6 +400,7 @@ class Dataflow(Analysis):
 
     name = "dataflow"
     scope = "function"
+    requires = frozenset({"cfg"})
 
     @classmethod
     def run(cls, am: AnalysisManager, unit: Function) -> ReachingDefinitions:

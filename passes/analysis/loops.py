@@ -8,6 +8,9 @@ makes the CFG irreducible; such edges are listed, not turned into loops.
 `bound` is the most times the header can run per entry into the loop, when derivable: one counter
 register, set to a constant before the loop, changed by a constant exactly once per iteration, and
 compared with a constant by a conditional jump that leaves the loop and runs on every iteration.
+The compared register may be a copy of the counter made in the same iteration: moves, and the
+32-bit extensions clang writes at -mcpu=v1 for an `int` counter (`r3 = r1; r3 <<= 32; r3 >>= 32`),
+`w3 = w1` and `r3 = (s32)w1`; the compare then sees the counter's low 32 bits.
 """
 from __future__ import annotations
 
@@ -199,6 +202,23 @@ def _interp(value: int, bits: int, signed: bool) -> int:
     return value
 
 
+def jump_taken(insn, value: int) -> bool | None:
+    """Whether conditional jump insn, comparing its dst holding value with its immediate, is taken.
+
+    None for register compares and anything that is not a conditional jump.
+    """
+    if not insn.is_cond_jump or insn.code & 0x08:
+        return None
+    op = insn.code & 0xF0
+    bits = 32 if insn.code & 0x07 == 0x06 else 64
+    if op == 0x40:  # jset
+        return bool(_interp(value, bits, False) & _interp(insn.imm, bits, False))
+    if op not in _FLIP:
+        return None
+    signed = op in _SIGNED
+    return _compare(op, _interp(value, bits, signed), _interp(insn.imm, bits, signed))
+
+
 def trip_count(init: int, step: int, post: int, op: int, k: int, exit_when: bool,
                jmp32: bool = False, alu32: bool = False) -> int | None:
     """Most header executions of a counted loop, or None when the exit cannot be proven.
@@ -303,7 +323,9 @@ def _bound(loop: Loop, info: LoopInfo, cfg: ControlFlowGraph, rd: ReachingDefini
         else:
             candidates.append((insn.dst, op, insn.imm))
         for reg, cop, k in candidates:
-            got = _counted(loop, info, cfg, rd, outside_preds, reg, j, cop, k, exit_when, jmp32)
+            counter, read, view, inplace = _read_counter(loop, info, cfg, rd, j, reg)
+            got = _counted(loop, info, cfg, rd, outside_preds, counter, read, j, cop, k, exit_when, jmp32, view,
+                           inplace)
             if got is not None and (best is None or got[0] < best[0]):
                 best = got
     if best is not None:
@@ -317,10 +339,69 @@ def _invariant_const(loop: Loop, cfg: ControlFlowGraph, rd: ReachingDefinitions,
     return _single_value(cfg.func.insns, defs)
 
 
-def _counted(loop, info, cfg, rd, outside_preds, reg, j, op, k, exit_when, jmp32):
+_MOV64_X, _MOV32_X = 0xBF, 0xBC  # reg = reg (off 0; movsx when off != 0), w = w (zero-extends)
+_LSH64_K, _RSH64_K, _ARSH64_K = 0x67, 0x77, 0xC7
+_ZEXT, _SEXT = "zext32", "sext32"
+
+
+def _single_def_in(loop: Loop, info: LoopInfo, cfg: ControlFlowGraph, rd: ReachingDefinitions,
+                   at: int, reg: int) -> int | None:
+    """The one definition of reg reaching instruction at, when it is made in loop's own blocks."""
+    defs = rd.reaching(at, reg)
+    if len(defs) != 1 or defs[0] == ENTRY or info.loop_of(cfg.block_of[defs[0]]) is not loop:
+        return None
+    return defs[0]
+
+
+def _read_counter(loop: Loop, info: LoopInfo, cfg: ControlFlowGraph, rd: ReachingDefinitions,
+                  j: int, reg: int) -> tuple[int, int, str | None, frozenset[int]]:
+    """(register, instruction reading it, view, in-place extensions) of the value reg holds at j.
+
+    The value is followed back through copies made in the same iteration: a single reaching
+    definition inside the loop's own blocks dominates j, so the copy ran in this iteration. view
+    is the 32-bit extension nearest to j (_ZEXT or _SEXT), or None when the compare sees the
+    whole register; extensions further back do not matter since each keeps the low 32 bits.
+    In-place extensions are shift pairs applied to the counter register itself (clang's v1 form
+    of a signed `int` counter: `r7 <<= 32; r7 s>>= 32`); they leave its low 32 bits alone.
+    """
+    insns = cfg.func.insns
+    at, view = j, None
+    pairs: list[tuple[int, int]] = []
+    while True:
+        d = _single_def_in(loop, info, cfg, rd, at, reg)
+        if d is None:
+            break
+        insn = insns[d]
+        if insn.code == _MOV64_X and insn.off in (0, 32):
+            view = view or (_SEXT if insn.off == 32 else None)
+        elif insn.code == _MOV32_X and insn.off == 0:
+            view = view or _ZEXT
+        elif insn.code in (_RSH64_K, _ARSH64_K) and insn.imm == 32:
+            shl = _single_def_in(loop, info, cfg, rd, d, reg)
+            if shl is None or insns[shl].code != _LSH64_K or insns[shl].imm != 32:
+                break
+            view = view or (_ZEXT if insn.code == _RSH64_K else _SEXT)
+            pairs.append((shl, d))
+            at = shl  # reads the same register: continue from the shift left
+            continue
+        else:
+            break
+        reg, at = insn.src, d
+    # A pair split over blocks could leave the shifted-left value on some path: not in place.
+    inplace = frozenset(
+        i for shl, shr in pairs if insns[shl].dst == reg and cfg.block_of[shl] == cfg.block_of[shr] for i in (shl, shr)
+    )
+    return reg, at, view, inplace
+
+
+def _counted(loop, info, cfg, rd, outside_preds, reg, read, j, op, k, exit_when, jmp32, view, inplace):
+    """(bound, counter) when reg, read at instruction read and compared by j with k, counts the loop."""
     insns = cfg.func.insns
     in_loop = [
-        i for b in loop.blocks for i in range(cfg.blocks[b].start, cfg.blocks[b].end) if reg in rd.defs_of(i)
+        i
+        for b in loop.blocks
+        for i in range(cfg.blocks[b].start, cfg.blocks[b].end)
+        if reg in rd.defs_of(i) and i not in inplace
     ]
     if len(in_loop) != 1:
         return None
@@ -334,9 +415,9 @@ def _counted(loop, info, cfg, rd, outside_preds, reg, j, op, k, exit_when, jmp32
         return None
     if inc.dst != reg or not _once_per_iteration(loop, info, cfg, cfg.block_of[p]):
         return None
-    if cfg.insn_dominates(p, j):
+    if cfg.insn_dominates(p, read):
         post = 1
-    elif cfg.insn_dominates(j, p):
+    elif cfg.insn_dominates(read, p):
         post = 0
     else:
         return None
@@ -346,11 +427,23 @@ def _counted(loop, info, cfg, rd, outside_preds, reg, j, op, k, exit_when, jmp32
     init = _single_value(insns, init_defs)
     if init is None:
         return None
-    bound = trip_count(init, step, post, op, k, exit_when, jmp32=jmp32, alu32=inc.code & 0x07 == 0x04)
+    alu32 = inc.code & 0x07 == 0x04
+    seen = init
+    if view is not None:
+        # The compare sees the low 32 bits, which step like a 32-bit counter whatever the ALU width.
+        seen, alu32 = init & 0xFFFFFFFF, True
+        if view == _SEXT and not jmp32:
+            # Sign extension preserves both orders of 32-bit values, so comparing it with a
+            # constant in its range is a 32-bit compare; other constants are left unsolved.
+            if not -(1 << 31) <= _interp(k, 64, True) < 1 << 31:
+                return None
+            jmp32 = True
+    bound = trip_count(seen, step, post, op, k, exit_when, jmp32=jmp32, alu32=alu32)
     if bound is None:
         return None
     signed_init = init - (1 << 64) if init >> 63 else init
-    return bound, {"reg": reg, "init": signed_init, "step": step, "compare": j, "update": p}
+    return bound, {"reg": reg, "init": signed_init, "step": step, "compare": j, "update": p,
+                   "read": read, "view": view or "64"}
 
 
 @register
@@ -359,6 +452,7 @@ class Loops(Analysis):
 
     name = "loops"
     scope = "function"
+    requires = frozenset({"cfg", "dataflow"})
 
     @classmethod
     def run(cls, am: AnalysisManager, unit: Function) -> LoopInfo:

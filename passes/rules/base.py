@@ -21,6 +21,7 @@ class Rule:
 
     slug: ClassVar[str] = ""
     severity: ClassVar[Severity] = Severity.WARNING
+    requires: ClassVar[frozenset] = frozenset()  # analysis names check() asks am.get for (at() needs "source-positions")
 
     def check(self, obj: "Object", am: "AnalysisManager") -> list[Diagnostic]:
         """Every finding of this rule in obj, at the rule's default severity."""

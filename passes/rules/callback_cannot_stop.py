@@ -49,6 +49,7 @@ class CallbackCannotStop(Rule):
 
     slug = "callback-cannot-stop"
     severity = Severity.ERROR
+    requires = frozenset({"fastpath-plan", "source-positions"})
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic per blocked return of each iterating helper's callback (the plan `patch` applies)."""

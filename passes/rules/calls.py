@@ -32,6 +32,7 @@ class KnownCalls(Analysis):
 
     name = "known-calls"
     scope = "object"
+    requires = frozenset()
 
     @classmethod
     def run(cls, am, unit) -> list[Call]:

@@ -37,6 +37,7 @@ class FastPathKeepsHelper(Rule):
 
     slug = "fast-path-keeps-helper"
     severity = Severity.INFO
+    requires = frozenset({"fastpath-plan", "source-positions"})
 
     def check(self, obj, am) -> list[Diagnostic]:
         """An info diagnostic at each call the fast path keeps (the plan `patch` applies)."""

@@ -71,6 +71,7 @@ class LongRunningHelper(Rule):
 
     slug = "long-running-helper"
     severity = Severity.WARNING
+    requires = frozenset({"known-calls", "dataflow", "source-positions"})
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at each iterating call, with its callback and bound when known."""

@@ -1,40 +1,51 @@
 '''A loop with nothing a fast path could use to leave it early.
 
 ## What it does
-Reports every loop (a back edge in the control-flow graph) whose body has no `may_goto`, no
-call of an open-coded iterator's next function, and no helper or kfunc call the fast path
-replaces by a failure value. When the loop counts with a constant, the report gives the number
-of iterations.
+Reports every loop (a back edge in the control-flow graph) that a fast path cannot leave early:
+its body has no `may_goto`, no call of an open-coded iterator's next function, and no helper or
+kfunc call that the fast path replaces by a failure value and whose result the loop tests to
+leave. A stubbed call whose failure branch stays inside the loop does not count. When the loop
+counts with a constant, the report gives the number of iterations.
 
 ## Why it matters
 A fast-path twin leaves a program early through the exits the program already has: a
 `may_goto` it can take at once, an iterator's next returning NULL, or a call failing so the
-program's error path runs. A loop built only from plain instructions has none of these, so the
-twin has to run it to the end. The verifier bounds such loops, but with up to a million
-instructions walked per verification the bound can still be long.
+program's error path runs. A loop built only from plain instructions has none of these, and
+neither has a loop that only skips some work when a call fails, so the twin has to run it to
+the end. The verifier bounds such loops, but with up to a million instructions walked per
+verification the bound can still be long.
 
 ## Example
 ```c
 for (i = 0; i < 100; i++)
 	acc = acc * 131 + i;
+
+for (i = 0; i < 5000; i++) {
+	v = bpf_map_lookup_elem(&m, &k);
+	if (v) /* a failed lookup skips one iteration's work, not the loop */
+		sum += *v;
+}
 ```
 
 ## How to fix
 Keep such loops short, or give the loop a way out: `bpf_for(i, 0, n)` / `bpf_iter_num_*`
-(an open-coded iterator), `can_loop` (may_goto), or `bpf_loop` with a callback.
+(an open-coded iterator), `can_loop` (may_goto), `bpf_loop` with a callback, or leave the loop
+when a call the fast path stubs fails (`if (!v) break;`).
 '''
 from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
-from bpfrewrite.kernel.table import Returns, Role
+from bpfrewrite.kernel.table import Role
 from passes.analysis.cfg import CFG
-from passes.analysis.loops import Loops
+from passes.analysis.dataflow import Dataflow, _walk
+from passes.analysis.fastpath_plan import FastPathPlan
+from passes.analysis.loops import Loops, jump_taken
 from passes.rules.base import Rule
 from passes.rules.calls import call_entry
 
 
-def leaves_early(func, loop, cfg) -> bool:
-    """True when the loop body has a may_goto, an iterator next, or a non-void call the fast path stubs."""
+def leaves_early(func, loop, cfg, rd, plan) -> bool:
+    """True when the loop has a may_goto, an iterator next, or a stubbed call whose failure leaves it."""
     if loop.may_gotos:
         return True
     insns = func.insns
@@ -42,12 +53,29 @@ def leaves_early(func, loop, cfg) -> bool:
         block = cfg.blocks[b]
         for i in range(block.start, block.end):
             entry = call_entry(insns[i])
-            if entry is None:
-                continue
-            if Role.ITER_NEXT in entry.roles:
+            # The twin's next returns NULL, and the loop condition tests exactly that.
+            if entry is not None and Role.ITER_NEXT in entry.roles:
                 return True
-            if entry.stubbed and entry.returns != Returns.VOID:
-                return True
+    return any(
+        site.action == "stub" and cfg.block_of[site.index] in loop.blocks and failure_exits(loop, cfg, rd, site)
+        for site in plan.calls
+    )
+
+
+def failure_exits(loop, cfg, rd, site) -> bool:
+    """Does a conditional jump testing the stubbed call's result leave the loop (on failure, when known)?"""
+    for i, event, _ in _walk(rd, site.index, frozenset({0})):
+        if event != "test" or cfg.block_of[i] not in loop.blocks:
+            continue
+        taken_leaves = cfg.block_of[cfg.targets[i]] not in loop.blocks
+        falls_leaves = cfg.block_of[i + 1] not in loop.blocks if i + 1 < len(cfg.block_of) else False
+        if not (taken_leaves or falls_leaves):
+            continue
+        # Moves, shifts, masks and spills keep a 0 at 0, so a jump on a stubbed 0 can be decided;
+        # other failure values may have been changed on the way and either edge leaving counts.
+        taken = jump_taken(rd.insns[i], 0) if site.value == 0 else None
+        if taken is None or (taken_leaves if taken else falls_leaves):
+            return True
     return False
 
 
@@ -61,23 +89,29 @@ class LoopWithoutExit(Rule):
 
     slug = "loop-without-exit"
     severity = Severity.WARNING
+    requires = frozenset({"cfg", "dataflow", "fastpath-plan", "loops", "source-positions"})
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at the back edge of each loop without an early way out."""
         out = []
         for func in obj.functions:
             cfg = am.get(CFG, func)
+            rd = am.get(Dataflow, func)
+            plan = am.get(FastPathPlan, func)
             for loop in am.get(Loops, func).loops:
-                if leaves_early(func, loop, cfg):
+                if leaves_early(func, loop, cfg, rd, plan):
                     continue
                 count = f" (it runs up to {loop.bound} times)" if loop.bound is not None else ""
-                out.append(
-                    self.at(
-                        am,
-                        func,
-                        back_edge_insn(loop, cfg),
-                        f"loop has no helper, iterator or may_goto a fast path could use to leave it{count}",
-                        help="give the loop a way out (an open-coded iterator, can_loop / may_goto, or a helper with a callback) or keep it short",
-                    )
-                )
+                stubbed = sorted({site.callee for site in plan.calls if site.action == "stub"
+                                  and cfg.block_of[site.index] in loop.blocks})
+                if stubbed:
+                    message = (f"loop has no iterator or may_goto, and a failure of {', '.join(stubbed)} "
+                               f"(stubbed by the fast path) does not leave it{count}")
+                    help = ("leave the loop when the call fails (`if (!v) break;`), or give it another way "
+                            "out (an open-coded iterator, can_loop / may_goto) or keep it short")
+                else:
+                    message = f"loop has no may_goto, iterator or failing call a fast path could use to leave it{count}"
+                    help = ("give the loop a way out (an open-coded iterator, can_loop / may_goto, or a helper "
+                            "with a callback) or keep it short")
+                out.append(self.at(am, func, back_edge_insn(loop, cfg), message, help=help))
         return out

@@ -37,6 +37,7 @@ class NonTerminableHelper(Rule):
 
     slug = "non-terminable-helper"
     severity = Severity.WARNING
+    requires = frozenset({"known-calls", "dataflow", "source-positions"})
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at each long-running, non-iterating call."""

@@ -14,6 +14,7 @@ class SourcePositions(Analysis):
 
     name = "source-positions"
     scope = "function"
+    requires = frozenset()
 
     @classmethod
     def run(cls, am, unit) -> tuple[list[int], list]:

@@ -40,6 +40,7 @@ class SpinLockNotTerminable(Rule):
 
     slug = "spin-lock-not-terminable"
     severity = Severity.WARNING
+    requires = frozenset({"known-calls", "source-positions"})
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at each call of a void lock."""

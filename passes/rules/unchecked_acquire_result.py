@@ -47,6 +47,7 @@ class UncheckedAcquireResult(Rule):
 
     slug = "unchecked-acquire-result"
     severity = Severity.ERROR
+    requires = frozenset({"known-calls", "dataflow", "source-positions"})
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at each acquiring call whose result reaches a use untested."""

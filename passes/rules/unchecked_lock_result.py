@@ -43,6 +43,7 @@ class UncheckedLockResult(Rule):
 
     slug = "unchecked-lock-result"
     severity = Severity.ERROR
+    requires = frozenset({"known-calls", "dataflow", "source-positions"})
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at each checked-lock call whose result some path leaves untested."""

@@ -185,6 +185,7 @@ def _set_mov_imm(insn, value: int) -> None:
 
 class _TwinTransform(Transform):
     """Applies one part of the original's FastPathPlan to its twin; records decisions in result."""
+    requires = frozenset({"fastpath-plan"})
 
     def __init__(self, originals: dict[Function, Function], result: PatchResult):
         self.originals = originals  # twin -> original
