@@ -7,15 +7,28 @@ from typing import Iterator
 from bpfrewrite.errors import BpfrewriteError
 
 
-def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = False):
-    """Write src with fast-path twins to dst; with strict, write nothing if a twin has problems."""
+def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = False,
+                 print_after: tuple[str, ...] = (), printer=None, am_out: list | None = None):
+    """Write src with fast-path twins to dst; with strict, write nothing if a twin has problems.
+
+    print_after/printer are handed to the pass manager; am_out, when given, receives the
+    AnalysisManager used (its `timings` say where the time went).
+    """
     from bpfrewrite.elf.reader import parse_object, read_object
     from bpfrewrite.elf.writer import serialize, write_object
+    from passes.manager import AnalysisManager, Transform, registry
     from passes.transforms.fastpath import make_twins
 
+    transforms = sorted(n for n, c in registry().items() if issubclass(c, Transform))
+    for name in print_after:
+        if name not in transforms:
+            raise BpfrewriteError(f"--print-after {name!r}: not a transform (known: {', '.join(transforms)})")
     obj = read_object(src)
+    am = AnalysisManager(obj)
+    if am_out is not None:
+        am_out.append(am)
     try:
-        result = make_twins(obj)
+        result = make_twins(obj, am, print_after=print_after, printer=printer)
     except BpfrewriteError as exc:  # every message names the input, as the reader's do
         message = str(exc)
         raise BpfrewriteError(message if message.startswith(str(src)) else f"{src}: {message}") from None
@@ -28,6 +41,15 @@ def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = 
         raise BpfrewriteError(f"internal error: the patched object does not read back ({exc})") from None
     write_object(obj, dst, data=data)
     return result
+
+
+def print_function(name: str, func) -> None:
+    """A --print-after listing of func on stderr: slot and text of each instruction."""
+    import sys
+
+    print(f"; after {name}: {func.name}", file=sys.stderr)
+    for slot, insn in zip(func.slots(), func.insns):
+        print(f"{slot:>6}: {insn.text()}", file=sys.stderr)
 
 
 def render_report(result) -> Iterator[str]:

@@ -266,3 +266,14 @@ def test_indirect_calls_from_O0_are_refused_by_patch_and_lint(tmp_path: Path) ->
     patch = _cli("patch", str(obj), str(tmp_path / "out.o"))
     assert patch.returncode == 2 and "indirect call" in patch.stderr
     assert not (tmp_path / "out.o").exists()
+
+
+def test_print_after_and_timings(tmp_path: Path) -> None:
+    src = str(REPO / "testdata" / "may_goto_long.bpf.o")
+    proc = _cli("patch", src, str(tmp_path / "o.o"), "--print-after", "fastpath-may-goto", "--timings")
+    assert proc.returncode == 0, proc.stderr
+    assert "; after fastpath-may-goto: may_goto_long__fast" in proc.stderr
+    assert "if r0 == 0x31ee goto +0xa" in proc.stderr  # the rewritten may_goto, as printed after the pass
+    assert " ms  fastpath-may-goto" in proc.stderr and " ms  dataflow" in proc.stderr
+    bad = _cli("patch", src, str(tmp_path / "p.o"), "--print-after", "dataflow")
+    assert bad.returncode == 2 and "not a transform" in bad.stderr and not (tmp_path / "p.o").exists()

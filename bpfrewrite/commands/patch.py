@@ -17,6 +17,8 @@ def register(app: typer.Typer) -> None:
         report: bool = typer.Option(False, "--report", help="Print every site decision (stub, keep, goto, return)."),
         fmt: str = typer.Option("text", "--format", help="Report format: text or json."),
         strict: bool = typer.Option(False, "--strict", help="Exit 1, writing nothing, if a twin cannot be made fast in place."),
+        print_after: list[str] = typer.Option([], "--print-after", help="Print each twin on stderr after this transform (repeatable): fastpath-stub-calls, fastpath-may-goto, fastpath-callback-stop."),
+        timings: bool = typer.Option(False, "--timings", help="Print the time spent in each analysis and transform on stderr."),
     ) -> None:
         """Add P__fast beside every program P: same shape, failing calls stubbed, callbacks stopping.
 
@@ -27,7 +29,7 @@ def register(app: typer.Typer) -> None:
         import sys
 
         from bpfrewrite.errors import BpfrewriteError
-        from bpfrewrite.patching import patch_object, render_report
+        from bpfrewrite.patching import patch_object, print_function, render_report
 
         if fmt not in ("text", "json"):
             raise BpfrewriteError(f"unknown --format {fmt!r}: use text or json")
@@ -36,7 +38,12 @@ def register(app: typer.Typer) -> None:
         out = src if in_place else dst
         if not in_place and out.exists() and src.exists() and out.resolve() == src.resolve():
             raise BpfrewriteError("output is the input file: use --in-place to overwrite it")
-        result = patch_object(src, out, strict=strict)
+        managers: list = []
+        result = patch_object(src, out, strict=strict, print_after=tuple(print_after), printer=print_function,
+                              am_out=managers)
+        if timings:
+            for name, seconds in sorted(managers[0].timings.items(), key=lambda kv: -kv[1]):
+                print(f"{seconds * 1000:9.2f} ms  {name}", file=sys.stderr)
         for problem in result.problems:
             where = f"+{problem.slot}" if problem.slot is not None else ""
             at = f"{problem.source}: " if problem.source else ""

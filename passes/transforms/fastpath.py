@@ -84,8 +84,11 @@ class PatchResult:
         }
 
 
-def make_twins(obj: Object, am=None) -> PatchResult:
-    """Add a fast-path twin of every program (and what it reaches) to obj; return the decisions."""
+def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=None) -> PatchResult:
+    """Add a fast-path twin of every program (and what it reaches) to obj; return the decisions.
+
+    print_after names transforms after which printer(name, twin) is called (debugging aid).
+    """
     if obj.section(REPORT_SECTION) is not None:
         raise BpfrewriteError(f"{obj.path}: already patched (it has a {REPORT_SECTION} section)")
     if not obj.programs:
@@ -101,7 +104,7 @@ def make_twins(obj: Object, am=None) -> PatchResult:
     am.invalidate(preserved=(FastPathPlan, Dataflow, CFG))
     result = PatchResult(pairs=list(twins.items()))
     originals = {twin: orig for orig, twin in twins.items()}
-    pm = PassManager(am)
+    pm = PassManager(am, print_after=print_after, printer=printer)
     pm.run(StubCalls(originals, result), twins.values())
     pm.run(TakeMayGotoExit(originals, result), twins.values())
     callbacks = [t for o, t in twins.items() if am.get(FastPathPlan, o).iterated_by is not None]
