@@ -9,6 +9,7 @@ from conftest import require_tool
 
 from bpfrewrite.elf.reader import read_object
 from passes.analysis import dataflow
+from passes.analysis.cfg import build_cfg
 from passes.analysis.dataflow import ENTRY, Dataflow
 from passes.manager import AnalysisManager
 
@@ -67,10 +68,10 @@ def test_exit_r0_defs_and_uses():
     # add_index: `r0 = 0x0` (slot 7) is the only r0 reaching the exit at slot 8.
     f, flow, slots = load("callback_const_ret.bpf.o", "add_index")
     assert flow.exit_r0_defs() == {at(slots, 8): {at(slots, 7)}}
-    assert dataflow.uses_of(f, at(slots, 7), 0) == [at(slots, 8)]
+    assert flow.uses_of(at(slots, 7), 0) == [at(slots, 8)]
     # add_until_limit: r0 = 1 (slot 7) reaches the exit through the taken branch, r0 = 0 (slot 9) otherwise.
     f, flow, slots = load("callback_computed_ret.bpf.o", "add_until_limit")
-    assert dataflow.exit_r0_defs(f) == {at(slots, 11): {at(slots, 7), at(slots, 9)}}
+    assert flow.exit_r0_defs() == {at(slots, 11): {at(slots, 7), at(slots, 9)}}
     assert flow.uses_of(at(slots, 7), 0) == [at(slots, 11)]
     # r1's entry value is read by `r1 *= 0x3`; the reload at slot 6 is read by the compare at slot 8.
     assert flow.uses_of(ENTRY, 1) == [at(slots, 0)]
@@ -83,7 +84,7 @@ def test_exit_r0_undefined_path_is_entry():
     assert flow.exit_r0_defs() == {at(slots, 18): {at(slots, 17)}}
     assert f.insns[at(slots, 17)].code == 0xB7
     f.insns[at(slots, 17)].dst = 2  # now `r2 = 0x5100`: nothing defines r0
-    fresh = dataflow.ReachingDefinitions(f, dataflow.CFG.run(None, f))
+    fresh = dataflow.ReachingDefinitions(f, build_cfg(f))
     assert fresh.exit_r0_defs() == {at(slots, 18): {ENTRY}}
 
 
@@ -170,7 +171,7 @@ def test_returned_untested(snippets):
     obj, am = snippets
     f = obj.function("returned")
     (lock,) = calls(f)
-    assert dataflow.first_untested_use(f, lock, am=am) == lock + 1 and f.insns[lock + 1].is_exit
+    assert am.get(Dataflow, f).first_untested_use(lock) == lock + 1 and f.insns[lock + 1].is_exit
 
 
 def test_spill_survives_unrelated_call(snippets):
@@ -178,7 +179,7 @@ def test_spill_survives_unrelated_call(snippets):
     obj, am = snippets
     f = obj.function("spill_across_call")
     (lock,) = calls(f, "lock_thing")
-    assert dataflow.result_tested(f, lock, am=am)
+    assert am.get(Dataflow, f).result_tested(lock)
 
 
 def test_callback_consumer_found_through_dataflow():

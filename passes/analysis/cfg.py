@@ -163,19 +163,11 @@ def branch_target(func: Function, insns: list, slots: list[int], index_of_slot: 
     return idx
 
 
-def build_cfg(func: Function, base_slot: int | None = None) -> ControlFlowGraph:
-    """Split func into basic blocks and connect them with typed edges.
-
-    base_slot is the section slot of func's first instruction (computed when not given; an
-    AnalysisManager passes it from its per-section cache, as computing it walks the section).
-    """
+def build_cfg(func: Function) -> ControlFlowGraph:
+    """Split func into basic blocks and connect them with typed edges (slots are the section's)."""
     insns = func.insns
     n = len(insns)
-    slot = func.slots()[0] if base_slot is None else base_slot
-    slots = []
-    for insn in insns:
-        slots.append(slot)
-        slot += insn.width
+    slots = func.slots()
     index_of_slot = {s: i for i, s in enumerate(slots)}
     index_of_insn = {id(insn): i for i, insn in enumerate(insns)}
     for i, insn in enumerate(insns):  # r11-r15 exist only in encodings; the verifier refuses them
@@ -244,9 +236,7 @@ class CFG(Analysis):
     @classmethod
     def run(cls, am, unit: Function) -> ControlFlowGraph:
         """Build the CFG of unit."""
-        if am is None:
-            return build_cfg(unit)
-        return build_cfg(unit, unit.section.slots()[unit.start])
+        return build_cfg(unit)
 
     @classmethod
     def fingerprint(cls, result: ControlFlowGraph) -> tuple:

@@ -411,34 +411,3 @@ class Dataflow(Analysis):
     def fingerprint(cls, result: ReachingDefinitions) -> tuple:
         """Every def-use chain."""
         return tuple(sorted((k, tuple(v)) for k, v in result._users.items()))
-
-
-# ----- convenience functions over a function (use an AnalysisManager to share work) -----------
-
-
-def _rd(func: Function, am: AnalysisManager | None) -> ReachingDefinitions:
-    if am is not None:
-        return am.get(Dataflow, func)
-    return ReachingDefinitions(func, CFG.run(None, func))
-
-
-def result_tested(func: Function, call_index: int, before_index: int | None = None,
-                  am: AnalysisManager | None = None) -> bool:
-    """Is the result of the call at call_index tested on every path (to before_index, or to its uses)?"""
-    return _rd(func, am).result_tested(call_index, before_index)
-
-
-def first_untested_use(func: Function, call_index: int, before_index: int | None = None,
-                       am: AnalysisManager | None = None) -> int | None:
-    """The first instruction reached with the call's result untested, or None when always tested."""
-    return _rd(func, am).first_untested_use(call_index, before_index)
-
-
-def exit_r0_defs(func: Function, am: AnalysisManager | None = None) -> dict[int, set[int]]:
-    """For each exit index, the instruction indexes whose r0 definition reaches it (-1: entry)."""
-    return _rd(func, am).exit_r0_defs()
-
-
-def uses_of(func: Function, def_index: int, reg: int, am: AnalysisManager | None = None) -> list[int]:
-    """Instruction indexes that read the value instruction def_index writes to register reg."""
-    return _rd(func, am).uses_of(def_index, reg)
