@@ -140,6 +140,7 @@ EXPECTED_RUNS = {
     "obj_new_checked.bpf.o": {"obj_new_checked": (0x8100, 0x81EE)},
     "ringbuf.bpf.o": {"ringbuf_event": (0x9100, 0x91EE)},
     "subprogs.bpf.o": {"subprogs_main": (0xC100, 0xC1EE)},
+    "global_func_tags.bpf.o": {"global_func_tags": (2, 2)},  # the twin's FUNC needs the decl tags
     "array_lookup_nonnull.bpf.o": {"array_lookup_nonnull": (0x1300, 0x1300)},  # lookup kept
     "two_progs_one_section.bpf.o": {"xdp_first": (0xD140, 0xD140), "xdp_second": (0xD200, 0xD2EE)},
 }

@@ -160,11 +160,19 @@ def _add_twin(obj: Object, orig: Function) -> Function:
 
 
 def _add_btf_func(obj: Object, func_id: int, name: str) -> int:
-    """A BTF FUNC named name with the prototype and linkage of func_id."""
+    """A BTF FUNC named name with the prototype, linkage and decl tags of func_id."""
+    from bpfrewrite.btf.types import BtfKind
+
     btf = obj.btf
     src = btf.types[func_id]
     name_off = btf.strings.add(name)
-    return btf.add_type(dataclasses.replace(src, name_off=name_off, name=name))
+    twin_id = btf.add_type(dataclasses.replace(src, name_off=name_off, name=name))
+    # Tags such as __arg_ctx / __arg_nonnull are DECL_TAGs on the FUNC: the verifier reads a
+    # global function's arguments through them, so the twin's FUNC needs its own copies.
+    tags = [t for t in btf.types if t.kind == BtfKind.DECL_TAG and t.size_or_type == func_id]
+    for tag in tags:
+        btf.add_type(dataclasses.replace(tag, size_or_type=twin_id))
+    return twin_id
 
 
 def _retarget(twin: Function, twins: dict[Function, Function]) -> None:
