@@ -142,7 +142,9 @@ class AnalysisManager:
     def __init__(self, obj: Object, debug: bool | None = None):
         self.obj = obj
         self.debug = _debug_default() if debug is None else debug
-        self._cache: dict[tuple[type, Any], Any] = {}
+        # unit (a Function, or the Object) -> analysis -> result: invalidating one function
+        # touches only its own entries, so a transform over every function stays linear.
+        self._cache: dict[Any, dict[type, Any]] = defaultdict(dict)
         self._stamp: dict[Any, tuple] = {}  # debug: function -> fingerprint when first analysed
         self.timings: dict[str, float] = defaultdict(float)
         self.counts: dict[str, int] = defaultdict(int)  # computations (not cache hits) per analysis
@@ -164,22 +166,22 @@ class AnalysisManager:
             unit = self.obj
         elif not isinstance(unit, Function):
             raise TypeError(f"{analysis.name} needs a Function, got {type(unit).__name__}")
-        key = (analysis, unit)
         if self.debug:
             self._check_declared(analysis)
             if unit is not self.obj:
                 self._check_fresh(unit)
+        results = self._cache[unit]
         try:
-            return self._cache[key]
+            return results[analysis]
         except KeyError:
             pass
-        result = self._compute(analysis, unit)
-        self._cache[key] = result
+        result = results[analysis] = self._compute(analysis, unit)
         return result
 
     def cached(self, analysis: type, unit: Any = None) -> Any | None:
         """The cached result, or None when it is not computed (never computes)."""
-        return self._cache.get((analysis, self.obj if analysis.scope == "object" else unit))
+        results = self._cache.get(self.obj if analysis.scope == "object" else unit, {})
+        return results.get(analysis)
 
     def _compute(self, analysis: type, unit: Any) -> Any:
         t0 = time.perf_counter()
@@ -206,7 +208,7 @@ class AnalysisManager:
     def _check_fresh(self, func: Function) -> None:
         stamp = self._stamp.get(func)
         if stamp is not None and stamp != function_fingerprint(func):
-            stale = sorted(a.name for (a, u) in self._cache if u is func)
+            stale = sorted(a.name for a in self._cache.get(func, ()))
             if stale:
                 raise PassError(
                     f"function {func.name!r} changed but cached analyses {stale} were not invalidated"
@@ -218,24 +220,28 @@ class AnalysisManager:
         keep = set(preserved)
         if self.debug and keep:
             self._verify_preserved(func, keep)
-        for key in list(self._cache):
-            analysis, unit = key
-            if analysis in keep:
-                continue
-            if func is None or unit is func or unit is self.obj:
-                del self._cache[key]
+        for unit in self._units(func):
+            results = self._cache.get(unit)
+            if results:
+                for analysis in [a for a in results if a not in keep]:
+                    del results[analysis]
         # Results that survived describe the function as it is now.
-        for unit in list(self._stamp):
-            if func is None or unit is func:
-                if any(u is unit for (_, u) in self._cache):
-                    self._stamp[unit] = function_fingerprint(unit)
-                else:
-                    del self._stamp[unit]
+        for unit in list(self._stamp) if func is None else [func]:
+            if unit not in self._stamp:
+                continue
+            if self._cache.get(unit):
+                self._stamp[unit] = function_fingerprint(unit)
+            else:
+                del self._stamp[unit]
+
+    def _units(self, func: Function | None) -> list[Any]:
+        """The cache units an invalidation of func (every function when None) reaches."""
+        return list(self._cache) if func is None else [func, self.obj]
 
     def _verify_preserved(self, func: Function | None, keep: set[type]) -> None:
-        for (analysis, unit), old in list(self._cache.items()):
-            if analysis not in keep or not (func is None or unit is func or unit is self.obj):
-                continue
+        checks = [(unit, a, old) for unit in self._units(func)
+                  for a, old in self._cache.get(unit, {}).items() if a in keep]
+        for unit, analysis, old in checks:
             new = analysis.run(self._fresh(), unit)
             if analysis.fingerprint(old) != analysis.fingerprint(new):
                 where = "the object" if unit is self.obj else f"function {unit.name!r}"

@@ -97,7 +97,8 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
     originals_in_order = _functions_to_twin(obj)
     for orig in originals_in_order:  # plan on the originals, before the object changes
         am.get(FastPathPlan, orig)
-    twins = {orig: _add_twin(obj, orig) for orig in originals_in_order}
+    tags = _decl_tags_by_target(obj)
+    twins = {orig: _add_twin(obj, orig, tags) for orig in originals_in_order}
     for twin in twins.values():
         _retarget(twin, twins)
     # The object gained functions: object-wide results are stale; the originals' plans are not.
@@ -115,11 +116,7 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
 
 
 def _functions_to_twin(obj: Object) -> list[Function]:
-    wanted: list[Function] = []
-    for prog in obj.programs:
-        for func in prog.reachable():
-            if func not in wanted:
-                wanted.append(func)
+    wanted = {func: None for prog in obj.programs for func in prog.reachable()}  # an ordered set
     taken = {s.name for s in obj.symbols}
     for func in wanted:
         if func.name + TWIN_SUFFIX in taken:
@@ -128,7 +125,18 @@ def _functions_to_twin(obj: Object) -> list[Function]:
     return sorted(wanted, key=lambda f: (f.section.index, f.start))
 
 
-def _add_twin(obj: Object, orig: Function) -> Function:
+def _decl_tags_by_target(obj: Object) -> dict[int, list]:
+    """BTF DECL_TAG types by the type id they tag (read once; twins copy their FUNC's tags)."""
+    from bpfrewrite.btf.types import BtfKind
+
+    out: dict[int, list] = {}
+    for t in obj.btf.types if obj.btf is not None else ():
+        if t.kind == BtfKind.DECL_TAG:
+            out.setdefault(t.size_or_type, []).append(t)
+    return out
+
+
+def _add_twin(obj: Object, orig: Function, tags: dict[int, list]) -> Function:
     """Append a copy of orig's instructions to its section, with a symbol and BTF FUNC of its own."""
     sec: Section = orig.section
     insns = sec.insns  # type: ignore[assignment]
@@ -152,24 +160,21 @@ def _add_twin(obj: Object, orig: Function) -> Function:
     )
     obj.functions.append(twin)
     if orig.btf_func_id is not None and obj.btf is not None:
-        twin.btf_func_id = _add_btf_func(obj, orig.btf_func_id, twin.name)
+        twin.btf_func_id = _add_btf_func(obj, orig.btf_func_id, twin.name, tags.get(orig.btf_func_id, ()))
         first = twin.insns[0]
         if first.func is not None:
             first.func = dataclasses.replace(first.func, type_id=twin.btf_func_id)
     return twin
 
 
-def _add_btf_func(obj: Object, func_id: int, name: str) -> int:
-    """A BTF FUNC named name with the prototype, linkage and decl tags of func_id."""
-    from bpfrewrite.btf.types import BtfKind
-
+def _add_btf_func(obj: Object, func_id: int, name: str, tags) -> int:
+    """A BTF FUNC named name with the prototype and linkage of func_id, and copies of its tags."""
     btf = obj.btf
     src = btf.types[func_id]
     name_off = btf.strings.add(name)
     twin_id = btf.add_type(dataclasses.replace(src, name_off=name_off, name=name))
     # Tags such as __arg_ctx / __arg_nonnull are DECL_TAGs on the FUNC: the verifier reads a
     # global function's arguments through them, so the twin's FUNC needs its own copies.
-    tags = [t for t in btf.types if t.kind == BtfKind.DECL_TAG and t.size_or_type == func_id]
     for tag in tags:
         btf.add_type(dataclasses.replace(tag, size_or_type=twin_id))
     return twin_id
