@@ -312,3 +312,17 @@ def test_table_for_helper_kfunc_and_other_instructions():
     assert table.table_for(Instruction(0x85, 0, 1, 0, 5)) is None  # bpf-to-bpf call
     assert table.table_for(Instruction.mov64_imm(0, 1)) is None
     assert table.table_for(Instruction.exit()) is None
+
+
+def test_calls_taking_a_callback_are_kept():
+    """A stubbed call leaves its callback unvisited; the verifier then fails at JIT when another
+    subprogram is live (testdata/find_vma_subprog, timer_callback_global load only if kept)."""
+    taking = [e for e in (*table.helpers(), *table.kfuncs()) if e.callback_arg is not None]
+    assert {"bpf_loop", "bpf_find_vma", "bpf_timer_set_callback"} <= {e.name for e in taking}
+    assert [e.name for e in taking if e.fast_path != "keep"] == []
+
+
+def test_only_waiting_locks_spin():
+    spins = {e.name for e in (*table.helpers(), *table.kfuncs()) if Role.SPINS in e.roles}
+    assert spins == {"bpf_spin_lock", "bpf_res_spin_lock", "bpf_res_spin_lock_irqsave"}
+    assert Role.LOCK in table.kfunc("bpf_rcu_read_lock").roles  # a section, but it never waits

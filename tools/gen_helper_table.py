@@ -128,12 +128,14 @@ R_VERDICT = (
     "Returns a verdict or action code, not an errno, and its failure value depends on the program "
     "type; the call is cheap, so the fast path keeps it."
 )
-R_ITER_KEEP = (
-    "Kept: the twin of its callback returns 1, so the iteration stops after one step. Stubbing "
-    "the call leaves the callback unvisited, and when the call sits in a global function the "
-    "verifier drops the callback as dead code and then fails at JIT ('No program to jit', "
-    "measured on kernel 6.18)."
-)
+# Any call that takes a callback: stubbing it leaves the callback unvisited, opt_remove_dead_code
+# drops it, and jit_subprogs then finds no subprogram for the callback's ld_imm64 whenever
+# another subprogram is live ("verifier bug: No program to jit", measured on 6.18).
+_CB_UNVISITED = ("Stubbing it would leave its callback unvisited: the verifier removes the "
+                 "callback as dead code and then fails at JIT ('No program to jit') whenever another "
+                 "subprogram is live (measured on kernel 6.18).")
+R_ITER_KEEP = ("Kept: the twin of its callback returns 1, so the iteration stops after one step. "
+               + _CB_UNVISITED)
 R_VALUE = "Cannot fail and returns data the program uses; nothing to skip, so it is kept."
 
 
@@ -219,7 +221,7 @@ CURATED_HELPERS: dict[str, dict] = {
                     "and it opens a critical section the program must close; only "
                     "bpf_res_spin_lock can be checked and stubbed.",
                     f"{HELPERS_C} bpf_spin_lock_proto (RET_VOID); kernel-facts", returns="void",
-                    roles=("lock",)),
+                    roles=("lock", "spins")),
     "spin_unlock": _h("keep", "Closes the critical section opened by bpf_spin_lock; it must run.",
                       f"{HELPERS_C} bpf_spin_unlock_proto (RET_VOID)", returns="void",
                       roles=("unlock",)),
@@ -258,14 +260,14 @@ CURATED_HELPERS: dict[str, dict] = {
     "for_each_map_elem": _h("keep", R_ITER_KEEP,
                             f"{ITER_C} bpf_for_each_map_elem_proto (arg2 ARG_PTR_TO_FUNC)",
                             roles=("iterate", "long_running"), cb=2),
-    "find_vma": _h("stub", "Calls its callback at most once, for the vma holding addr; -ENOENT "
-                   "(no such vma) is a documented result and skips the callback.",
+    "find_vma": _h("keep", "Calls its callback at most once, for the vma holding addr, under the "
+                   "mmap lock. " + _CB_UNVISITED,
                    "kernel/bpf/task_iter.c bpf_find_vma_proto (arg3 ARG_PTR_TO_FUNC)",
-                   roles=("callback_once", "long_running"), cb=3, fail="-ENOENT"),
-    "timer_set_callback": _h("stub", "Registers (does not call) its callback; -EINVAL (timer not "
-                             "initialised) is documented and leaves the timer without work.",
+                   roles=("callback_once", "long_running"), cb=3),
+    "timer_set_callback": _h("keep", "Registers (does not call) its callback; the twin stubs "
+                             "bpf_timer_start, so nothing is armed. " + _CB_UNVISITED,
                              f"{HELPERS_C} bpf_timer_set_callback_proto (arg2 ARG_PTR_TO_FUNC)",
-                             cb=2, fail="-EINVAL"),
+                             cb=2),
     "timer_init": _h("stub", "Allocates the timer; -ENOMEM is one of its documented failures "
                      "and means nothing was set up, so later timer calls fail too.",
                      f"{HELPERS_C} bpf_timer_init_proto / __bpf_async_init (RET_INTEGER)",
@@ -412,11 +414,11 @@ _LOCKED_SECTION = "Leaves a section the verifier tracks (it must be left on ever
 KFUNCS: list[dict] = [
     _k("bpf_res_spin_lock", "stub", "Returns 0 or an error the program must test; -ETIMEDOUT was "
        "accepted in place of the call and runs the failure path with no lock held.", returns="int",
-       roles=("lock",), fail="-ETIMEDOUT",
+       roles=("lock", "spins"), fail="-ETIMEDOUT",
        src=_RQ.format("bpf_res_spin_lock", ", KF_RET_NULL") + "; kernel-facts: r0 = -110 accepted"),
     _k("bpf_res_spin_lock_irqsave", "stub", "Like bpf_res_spin_lock; on failure the verifier marks "
        "neither the lock nor the irq flag (PROCESS_LOCK_FAIL), so -ETIMEDOUT skips both.",
-       returns="int", roles=("lock",), fail="-ETIMEDOUT",
+       returns="int", roles=("lock", "spins"), fail="-ETIMEDOUT",
        src=_RQ.format("bpf_res_spin_lock_irqsave", ", KF_RET_NULL")),
     _k("bpf_res_spin_unlock", "keep", _LOCKED_SECTION, returns="void", roles=("unlock",),
        src=_RQ.format("bpf_res_spin_unlock", "")),

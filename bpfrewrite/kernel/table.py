@@ -41,6 +41,7 @@ class Role(StrEnum):
     RELEASE = "release"  # consumes something acquired earlier
     LOCK = "lock"  # enters a section that must be left (spin lock, RCU, preemption, irqs)
     UNLOCK = "unlock"  # leaves such a section
+    SPINS = "spins"  # a LOCK that waits for another holder (spin locks; not RCU, preempt or irq sections)
     ITERATE = "iterate"  # calls a callback repeatedly
     CALLBACK_ONCE = "callback_once"  # calls a callback at most once
     LONG_RUNNING = "long_running"  # kernel work the program cannot cut short

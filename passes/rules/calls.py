@@ -60,7 +60,8 @@ def checked_locks() -> list[str]:
     """Names of the locks whose result a program can test (role lock, int result), for advice."""
     from bpfrewrite.kernel.table import helpers, kfuncs
 
-    found = [e.name for e in (*helpers(), *kfuncs()) if Role.LOCK in e.roles and e.returns.value == "int"]
+    found = [e.name for e in (*helpers(), *kfuncs())
+             if Role.LOCK in e.roles and Role.SPINS in e.roles and e.returns.value == "int"]
     return sorted(found, key=lambda n: (len(n), n))
 
 

@@ -1,8 +1,9 @@
 '''A lock whose acquisition cannot fail, so a terminating program cannot skip its critical section.
 
 ## What it does
-Reports every call of a lock the knowledge table lists with role `lock` and a `void` result,
-such as `bpf_spin_lock`.
+Reports every call of a lock the knowledge table lists with roles `lock` and `spins` (it waits
+for another holder) and a `void` result, such as `bpf_spin_lock`. Sections that never wait for
+anyone (`bpf_rcu_read_lock`, `bpf_preempt_disable`, `bpf_local_irq_save`) are not reported.
 
 ## Why it matters
 A fast-path twin ends a program early by making calls fail and letting the program's own
@@ -48,7 +49,7 @@ class SpinLockNotTerminable(Rule):
         better = checked_locks()
         advice = f" ({' or '.join(better[:2])})" if better else ""
         for call in calls_with_role(am, Role.LOCK):
-            if call.entry.returns != Returns.VOID:
+            if call.entry.returns != Returns.VOID or Role.SPINS not in call.entry.roles:
                 continue
             out.append(
                 self.at(
