@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import functools
 import importlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 
 from bpfrewrite.elf.reader import read_object
 
@@ -25,8 +25,7 @@ BPF_FUNC_LOOP = 181
 @pytest.fixture(scope="module")
 def bench(request):
     """The benchmarks package, importable as the scripts import it (from the repository root)."""
-    if shutil.which("clang-19") is None:
-        pytest.skip("clang-19 is not installed")
+    require_tool("clang-19")
     added = str(REPO) not in sys.path
     if added:
         sys.path.insert(0, str(REPO))
@@ -105,8 +104,7 @@ def test_script_help(script):
 
 
 def test_disasm_benchmark_runs_on_a_small_object():
-    if shutil.which("llvm-objdump-19") is None:
-        pytest.skip("llvm-objdump-19 is not installed")
+    require_tool("llvm-objdump-19")
     obj = REPO / "testdata" / "loop.bpf.o"
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "disasm_throughput.py"), "--object", str(obj), "--repeat", "1"],

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,8 +75,7 @@ def hook_repo(tmp_path_factory, hook_env) -> Path:
 
 @pytest.fixture(scope="module")
 def hook_env(tmp_path_factory) -> dict:
-    if shutil.which("pre-commit") is None or shutil.which("git") is None:
-        pytest.skip("pre-commit or git not installed")
+    require_tool("pre-commit", "git")
     env = dict(os.environ)
     env["PRE_COMMIT_HOME"] = str(tmp_path_factory.mktemp("pre-commit-home"))
     env["VIRTUALENV_SYSTEM_SITE_PACKAGES"] = "1"
