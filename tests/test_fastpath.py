@@ -140,6 +140,7 @@ EXPECTED_RUNS = {
     "obj_new_checked.bpf.o": {"obj_new_checked": (0x8100, 0x81EE)},
     "ringbuf.bpf.o": {"ringbuf_event": (0x9100, 0x91EE)},
     "subprogs.bpf.o": {"subprogs_main": (0xC100, 0xC1EE)},
+    "shared_callback.bpf.o": {"shared_callback": (0x6100, 0x61FF)},  # callback shared with a timer
     "global_func_tags.bpf.o": {"global_func_tags": (2, 2)},  # the twin's FUNC needs the decl tags
     "array_lookup_nonnull.bpf.o": {"array_lookup_nonnull": (0x1300, 0x1300)},  # lookup kept
     "two_progs_one_section.bpf.o": {"xdp_first": (0xD140, 0xD140), "xdp_second": (0xD200, 0xD2EE)},
@@ -281,3 +282,23 @@ def test_print_after_and_timings(tmp_path: Path) -> None:
     assert " ms  fastpath-may-goto" in proc.stderr and " ms  dataflow" in proc.stderr
     bad = _cli("patch", src, str(tmp_path / "p.o"), "--print-after", "dataflow")
     assert bad.returncode == 2 and "not a transform" in bad.stderr and not (tmp_path / "p.o").exists()
+
+
+def test_linked_patched_objects_keep_every_report(tmp_path: Path, kernel) -> None:
+    """libbpf's linker concatenates .bpfrewrite sections: both reports are read, all programs load."""
+    from bpfrewrite.kernel.runner import verify_object
+    from passes.transforms.fastpath import twin_names
+
+    a, b = tmp_path / "a.o", tmp_path / "b.o"
+    patch_object(REPO / "testdata" / "loop.bpf.o", a)
+    patch_object(REPO / "testdata" / "plain_loop.bpf.o", b)
+    linked = tmp_path / "linked.o"
+    proc = subprocess.run(["bpftool", "gen", "object", str(linked), str(a), str(b)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    obj = read_object(linked)
+    assert {"loop_prog__fast", "plain_loop__fast"} <= twin_names(obj)
+    lint = _cli("lint", "--fail-on", "never", str(linked))
+    assert lint.returncode == 0, lint.stderr
+    assert all(r.accepted for r in verify_object(linked))
+    again = _cli("patch", str(linked), str(tmp_path / "again.o"))
+    assert again.returncode == 2 and "already patched" in again.stderr

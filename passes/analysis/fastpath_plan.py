@@ -83,16 +83,23 @@ class IterationCallbacks(Analysis):
     requires = frozenset({"callgraph"})
 
     @classmethod
-    def run(cls, am, unit) -> dict[Function, str]:
-        """callback -> name of the iterating helper or kfunc that calls it."""
+    def run(cls, am, unit) -> dict[Function, tuple[str, str | None]]:
+        """callback -> (iterating helper calling it, another consumer of it that is not iterating).
+
+        The second is None unless the same function is also handed to, say, bpf_timer_set_callback,
+        whose callbacks the verifier requires to return 0: then `r0 = 1` would be rejected.
+        """
         from bpfrewrite.kernel.table import Role, helper_by_name, kfunc
 
-        out: dict[Function, str] = {}
+        iterating: dict[Function, str] = {}
+        other: dict[Function, str] = {}
         for edge in am.get(CallGraph).callback_edges():
             entry = (helper_by_name(edge.via) or kfunc(edge.via)) if edge.via else None
             if entry is not None and Role.ITERATE in entry.roles:
-                out.setdefault(edge.callee, entry.name)
-        return out
+                iterating.setdefault(edge.callee, entry.name)
+            else:
+                other.setdefault(edge.callee, entry.name if entry is not None else (edge.via or "an unknown consumer"))
+        return {f: (name, other.get(f)) for f, name in iterating.items()}
 
 
 @register
@@ -109,9 +116,9 @@ class FastPathPlan(Analysis):
         flow = am.get(Dataflow, unit)
         plan = FunctionPlan(unit, calls=_call_sites(unit, flow))
         plan.may_gotos = _may_goto_sites(unit, flow, plan.stubbed())
-        plan.iterated_by = am.get(IterationCallbacks).get(unit)
+        plan.iterated_by, also = am.get(IterationCallbacks).get(unit, (None, None))
         if plan.iterated_by is not None:
-            plan.returns = _return_sites(unit, flow, plan.stubbed())
+            plan.returns = _return_sites(unit, flow, plan.stubbed(), also)
         return plan
 
 
@@ -172,9 +179,10 @@ def _may_goto_sites(func: Function, flow, stubbed: dict[int, int]) -> list[MayGo
     return out
 
 
-def _return_sites(func: Function, flow, stubbed: dict[int, int]) -> list[ReturnSite]:
+def _return_sites(func: Function, flow, stubbed: dict[int, int], also: str | None) -> list[ReturnSite]:
     insns = func.insns
     exits = {i for i, insn in enumerate(insns) if insn.is_exit}
+    shared = f"the function is also the callback of {also}, which checks its return value itself" if also else None
     out: dict[int, ReturnSite] = {}
     for exit_index, defs in sorted(flow.exit_r0_defs().items()):
         for d in sorted(defs):
@@ -182,8 +190,8 @@ def _return_sites(func: Function, flow, stubbed: dict[int, int]) -> list[ReturnS
                 out.setdefault(exit_index, ReturnSite(exit_index, "r0 is not set on some path to this exit"))
             else:
                 others = sorted(set(flow.uses_of(d, 0)) - exits)
-                why = _blocker(insns[d], d, stubbed) or ("the returned value is also used" if others else None)
-                out.setdefault(d, ReturnSite(d, why, others[0] if others and why else None))
+                why = shared or _blocker(insns[d], d, stubbed) or ("the returned value is also used" if others else None)
+                out.setdefault(d, ReturnSite(d, why, others[0] if others and why and not shared else None))
     return sorted(out.values(), key=lambda s: s.index)
 
 

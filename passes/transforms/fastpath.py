@@ -317,17 +317,28 @@ class ForceCallbackStop(_TwinTransform):
 
 
 def read_report(obj: Object) -> dict | None:
-    """The .bpfrewrite report of an object patched by bpfrewrite, or None for any other object."""
+    """The .bpfrewrite report of an object patched by bpfrewrite, or None for any other object.
+
+    Each patch writes one JSON document on one line. libbpf's linker concatenates same-named
+    sections, so an object linked from several patched objects holds one line per input: their
+    twins, sites and problems are merged.
+    """
     sec = obj.section(REPORT_SECTION)
     if sec is None:
         return None
-    try:
-        report = json.loads(sec.data)
-    except ValueError:
-        raise BpfrewriteError(f"{obj.path}: the {REPORT_SECTION} section is not bpfrewrite's JSON report") from None
-    if not isinstance(report, dict) or report.get("version") != REPORT_VERSION:
-        raise BpfrewriteError(f"{obj.path}: unknown {REPORT_SECTION} report version")
-    return report
+    merged: dict = {"version": REPORT_VERSION, "twins": [], "sites": [], "problems": []}
+    for line in sec.data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            report = json.loads(line)
+        except ValueError:
+            raise BpfrewriteError(f"{obj.path}: the {REPORT_SECTION} section is not bpfrewrite's JSON report") from None
+        if not isinstance(report, dict) or report.get("version") != REPORT_VERSION:
+            raise BpfrewriteError(f"{obj.path}: unknown {REPORT_SECTION} report version")
+        for key in ("twins", "sites", "problems"):
+            merged[key].extend(report.get(key, ()))
+    return merged
 
 
 def twin_names(obj: Object) -> set[str]:
