@@ -218,7 +218,7 @@ def test_untested_pointer_result_is_kept_not_stubbed(tmp_path: Path) -> None:
     """The verifier proves an array lookup with a constant key non-NULL; `r0 = 0` there is rejected."""
     result = patch_object(REPO / "testdata" / "array_lookup_nonnull.bpf.o", tmp_path / "a.o")
     (site,) = [s for s in result.sites if s.callee == "bpf_map_lookup_elem"]
-    assert site.action == "keep" and "NULL test" in site.reason
+    assert site.action == "keep" and "not tested for NULL" in site.reason
     tested = patch_object(REPO / "testdata" / "res_spin_lock_checked.bpf.o", tmp_path / "b.o")
     assert [s.action for s in tested.sites if s.callee == "bpf_map_lookup_elem"] == ["stub"]
 

@@ -142,8 +142,9 @@ def _call_sites(func: Function, flow) -> list[CallSite]:
             out.append(CallSite(index, entry.name, "keep", None, entry.reason, True))
         elif entry.returns == Returns.PTR_OR_NULL and not flow.result_tested(index):
             out.append(CallSite(index, entry.name, "keep", None,
-                                "its result is used without a NULL test (the verifier proved it non-NULL "
-                                "here), so `r0 = 0` would be rejected: kept", True))
+                                "its result is not tested for NULL on every path in this function; the "
+                                "verifier may know it is non-NULL (an array lookup with a constant key), "
+                                "where `r0 = 0` is rejected: kept", True))
         else:
             out.append(CallSite(index, entry.name, "stub", entry.failure_value, entry.reason, True))
     return out

@@ -2,9 +2,10 @@
 
 ## What it does
 Reports, as information, every helper or kfunc call the fast-path twin keeps, with the reason:
-the knowledge table's `fast_path: keep` entries, pointer-returning calls whose result the program
-uses without a NULL test (the verifier proved it non-NULL, so `r0 = 0` would be rejected), and
-calls the table does not know. It reads the plan `bpfrewrite patch` applies
+the knowledge table's `fast_path: keep` entries, pointer-returning calls whose result is not
+tested for NULL on every path in the calling function (the verifier may know it is non-NULL, as
+for an array lookup with a constant key, and then rejects `r0 = 0`), and calls the table does
+not know. It reads the plan `bpfrewrite patch` applies
 (`passes/analysis/fastpath_plan.py`).
 
 ## Why it matters
