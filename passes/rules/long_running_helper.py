@@ -51,6 +51,10 @@ def constant_of(insn) -> int | None:
     return None
 
 
+# BPF_MAP_TYPE_RINGBUF (27) and BPF_MAP_TYPE_USER_RINGBUF (31), from linux/bpf.h.
+_RING_MAP_TYPES = (27, 31)
+
+
 def describe_bound(obj, defs: list) -> str | None:
     """How much the iteration may do, from the defs of the first argument: a count or a map size."""
     values = {constant_of(d) for d in defs}
@@ -61,6 +65,8 @@ def describe_bound(obj, defs: list) -> str | None:
         name = maps.pop()
         found = next((m for m in obj.maps if m.name == name), None)
         if found is not None and found.max_entries:
+            if found.type in _RING_MAP_TYPES:  # max_entries is the ring's size in bytes
+                return f"over the samples queued in ring buffer {name} ({found.max_entries} bytes)"
             return f"over map {name} (max_entries {found.max_entries})"
         return f"over map {name}"
     return None
