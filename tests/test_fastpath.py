@@ -302,3 +302,27 @@ def test_linked_patched_objects_keep_every_report(tmp_path: Path, kernel) -> Non
     assert all(r.accepted for r in verify_object(linked))
     again = _cli("patch", str(linked), str(tmp_path / "again.o"))
     assert again.returncode == 2 and "already patched" in again.stderr
+
+
+def test_report_formats_match_the_written_section(tmp_path: Path) -> None:
+    import json
+
+    from passes.transforms.fastpath import read_report
+
+    out = tmp_path / "l.o"
+    proc = _cli("patch", str(REPO / "testdata" / "loop.bpf.o"), str(out), "--report", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == read_report(read_object(out))
+    text = _cli("patch", str(REPO / "testdata" / "loop.bpf.o"), str(tmp_path / "m.o"), "--report")
+    lines = text.stdout.splitlines()
+    assert lines[0].split() == ["FUNCTION", "SLOT", "ACTION", "CALLEE", "VALUE", "REASON"]
+    assert any(line.startswith("mix_step__fast") and " return " in line for line in lines)
+    assert lines[-1] == "2 twins, 2 sites, 0 problems"
+
+
+def test_strict_writes_nothing_when_a_twin_has_problems(tmp_path: Path) -> None:
+    bad = _cli("patch", "--strict", str(REPO / "testdata" / "shared_callback.bpf.o"), str(tmp_path / "s.o"))
+    assert bad.returncode == 1 and "also the callback of bpf_timer_set_callback" in bad.stderr
+    assert not (tmp_path / "s.o").exists()
+    good = _cli("patch", "--strict", str(REPO / "testdata" / "loop.bpf.o"), str(tmp_path / "l.o"))
+    assert good.returncode == 0 and (tmp_path / "l.o").exists()
