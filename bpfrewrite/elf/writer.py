@@ -103,22 +103,27 @@ class _Writer:
         return index
 
     def _string_table(self) -> dict[str, int]:
-        """Append names of new symbols and sections to .strtab; returns name -> offset for them."""
-        strtab_sec = self.sections[self.obj.elf_header["e_shstrndx"]]
-        blob = bytearray(strtab_sec.data)
-        added: dict[str, int] = {}
-        for name in [s.name for s in self.obj.symbols if s.name_off is None and s.name] + [
-            s.name for s in self.sections if s.name_off is None
-        ]:
-            if name not in added:
-                added[name] = len(blob)
-                blob += name.encode() + b"\0"
+        """Append new symbol names to the symbol string table and new section names to the
+        section-name table (clang uses one .strtab for both); returns symbol name -> offset."""
+        symtab = next(s for s in self.sections if s.type == SHT_SYMTAB)
+        sym_names = [s.name for s in self.obj.symbols if s.name_off is None and s.name]
+        sec_names = [s.name for s in self.sections if s.name_off is None]
+        tables: dict[int, list[str]] = {}
+        tables.setdefault(symtab.link, []).extend(sym_names)
+        tables.setdefault(self.obj.elf_header["e_shstrndx"], []).extend(sec_names)
+        offsets: dict[int, dict[str, int]] = {}
+        for index, names in tables.items():
+            blob = bytearray(self.data.get(index, self.sections[index].data))
+            added = offsets[index] = {}
+            for name in names:
+                if name not in added:
+                    added[name] = len(blob)
+                    blob += name.encode() + b"\0"
+            self.data[index] = bytes(blob)
         for sec in self.sections:
             if sec.name_off is None:
-                sec.name_off = added[sec.name]
-        self.data[strtab_sec.index] = bytes(blob)
-        self._strtab_added = added
-        return added
+                sec.name_off = offsets[self.obj.elf_header["e_shstrndx"]][sec.name]
+        return offsets[symtab.link]
 
     def _symtab(self, sym_index: dict[int, int], added: dict[str, int]) -> bytes:
         out = bytearray()
