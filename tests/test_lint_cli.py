@@ -243,3 +243,24 @@ def test_github_format(monkeypatch, capsys):
                      "spin-lock-not-terminable")
     assert out.startswith("::warning file=testdata/src/spin_lock.bpf.c,line=")
     assert ",title=spin-lock-not-terminable::bpf_spin_lock cannot fail" in out
+
+
+def test_list_rules_and_explain_come_from_the_registry():
+    import subprocess
+    import sys
+
+    from passes.rules.docs import page
+    from passes.rules.registry import RULES
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "bpfrewrite", "lint", *args], capture_output=True, text=True)
+
+    listed = cli("--list-rules")
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == list(RULES)
+    explained = cli("--explain", "loop-without-exit")
+    assert explained.returncode == 0 and explained.stdout == page(RULES["loop-without-exit"])
+    unknown = cli("--explain", "nope")
+    assert unknown.returncode == 2 and "unknown rule" in unknown.stderr
+    none = cli()
+    assert none.returncode == 2 and "no inputs" in none.stderr

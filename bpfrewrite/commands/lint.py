@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def lint(
-        files: List[str] = typer.Argument(..., help="Inputs: .o objects, .c sources, .ll/.bc LLVM IR."),
+        files: Optional[List[str]] = typer.Argument(None, help="Inputs: .o objects, .c sources, .ll/.bc LLVM IR."),
         fmt: str = typer.Option("text", "--format", help="text, json, sarif or github."),
         fail_on: Optional[str] = typer.Option(
             None, "--fail-on", help="Exit 1 on a diagnostic at or above: error, warning (default), info, never."
@@ -29,12 +29,20 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = typer.Option(
             None, "--config", help="pyproject.toml to read \\[tool.bpfrewrite] from (default: nearest above the first input)."
         ),
+        list_rules: bool = typer.Option(False, "--list-rules", help="List every rule (slug, default severity, summary) and exit."),
+        explain: Optional[str] = typer.Option(None, "--explain", help="Print a rule's documentation (what, why, example, how to fix) and exit."),
     ) -> None:
         """Report helpers, locks, loops and callbacks that keep a program from terminating early."""
         import sys
 
         from bpfrewrite.diagnostics.render import FORMATS, render
         from bpfrewrite.errors import BpfrewriteError
+
+        if list_rules or explain:
+            sys.stdout.write(_rule_docs(explain))
+            return
+        if not files:
+            raise BpfrewriteError("no inputs: give .o, .c, .ll or .bc files (or --list-rules, --explain SLUG)")
 
         if fmt not in FORMATS:
             raise BpfrewriteError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -52,6 +60,20 @@ def register(app: typer.Typer) -> None:
             raise SystemExit(2)
         if any(settings.fails(d.severity) for d in diags):
             raise SystemExit(1)
+
+
+def _rule_docs(slug: str | None) -> str:
+    """The rule table (slug None), or one rule's page, as the docs/rules/ pages have it."""
+    from bpfrewrite.errors import BpfrewriteError
+    from passes.rules.docs import page
+    from passes.rules.registry import RULES
+
+    if slug is None:
+        width = max(len(s) for s in RULES)
+        return "".join(f"{s:<{width}}  {r.severity.label:<7}  {r.summary()}\n" for s, r in RULES.items())
+    if slug not in RULES:
+        raise BpfrewriteError(f"unknown rule {slug!r} (known: {', '.join(RULES)})")
+    return page(RULES[slug])
 
 
 def _settings(files, fail_on, select, ignore, severity, cc, cflags, config):
