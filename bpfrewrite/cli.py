@@ -54,11 +54,6 @@ def main() -> None:
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except BrokenPipeError:  # `bpfrewrite disasm x.o | head` closed the pipe: not an error
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
     except (typer.Abort, KeyboardInterrupt):
         print("bpfrewrite: aborted", file=sys.stderr)
         sys.exit(130)

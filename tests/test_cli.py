@@ -66,3 +66,33 @@ def test_usage_errors_are_one_line_and_exit_2(args: list[str]) -> None:
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bpfrewrite: error:"), proc.stderr
+
+
+def test_disasm_into_a_closed_pipe_is_not_an_error(tmp_path) -> None:
+    """`bpfrewrite disasm x.o | head -1`: the reader leaving early is what the user asked for."""
+    # An unrolled loop makes a listing far larger than a pipe's buffer, so the write must fail.
+    (tmp_path / "big.bpf.c").write_text(
+        "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nvolatile unsigned long long acc;\n"
+        'SEC("xdp") int big(struct xdp_md *ctx) {\n#pragma clang loop unroll(full)\n'
+        "for (int i = 0; i < 3000; i++) acc = acc * 31 + i;\nreturn 2; }\n"
+        'char LICENSE[] SEC("license") = "GPL";\n')
+    obj = tmp_path / "big.bpf.o"
+    subprocess.run(["clang-19", "-target", "bpf", "-O2", "-g", "-I/usr/include/x86_64-linux-gnu",
+                    "-c", str(tmp_path / "big.bpf.c"), "-o", str(obj)], check=True)
+    proc = subprocess.Popen([sys.executable, "-m", "bpfrewrite", "disasm", str(obj)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    assert proc.wait() == 0 and proc.stderr.read() == b""
+
+
+def test_cfg_survives_source_lines_that_are_not_utf8(tmp_path) -> None:
+    src = (REPO / "testdata" / "src" / "plain_loop.bpf.c").read_bytes().replace(
+        b"int plain_loop(", b"/* caf\xe9 */ int plain_loop(")
+    (tmp_path / "l1.bpf.c").write_bytes(src)
+    obj = tmp_path / "l1.bpf.o"
+    subprocess.run(["clang-19", "-target", "bpf", "-O2", "-g", "-I/usr/include/x86_64-linux-gnu",
+                    "-c", str(tmp_path / "l1.bpf.c"), "-o", str(obj)], check=True)
+    for fmt in ("dot", "svg", "json"):
+        proc = subprocess.run([sys.executable, "-m", "bpfrewrite", "cfg", "--format", fmt, str(obj)], capture_output=True)
+        assert proc.returncode == 0, (fmt, proc.stderr)

@@ -326,3 +326,21 @@ def test_strict_writes_nothing_when_a_twin_has_problems(tmp_path: Path) -> None:
     assert not (tmp_path / "s.o").exists()
     good = _cli("patch", "--strict", str(REPO / "testdata" / "loop.bpf.o"), str(tmp_path / "l.o"))
     assert good.returncode == 0 and (tmp_path / "l.o").exists()
+
+
+def test_outputs_that_are_not_regular_files_are_refused_and_links_followed(tmp_path: Path) -> None:
+    import os
+
+    src = str(REPO / "testdata" / "loop.bpf.o")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    refused = _cli("patch", src, str(fifo))
+    assert refused.returncode == 2 and "not a regular file" in refused.stderr and fifo.is_fifo()
+    real = tmp_path / "real.o"
+    real.write_bytes(b"old")
+    real.chmod(0o600)
+    link = tmp_path / "link.o"
+    link.symlink_to(real)
+    assert _cli("patch", src, str(link)).returncode == 0
+    assert link.is_symlink() and real.read_bytes()[:4] == b"\x7fELF"
+    assert real.stat().st_mode & 0o777 == 0o600  # an existing file keeps its mode

@@ -33,7 +33,9 @@ def register(app: typer.Typer) -> None:
         if fmt == "json":
             data = (json.dumps(cfg_json(model, prog), indent=1, sort_keys=True) + "\n").encode()
         else:
-            data = cfg_dot(model, prog).encode()
+            # Source lines come from BTF strings, which may hold bytes that are not UTF-8 (a Latin-1
+            # comment): graphviz reads UTF-8, so those become U+FFFD.
+            data = cfg_dot(model, prog).encode("utf-8", "replace")
             if fmt in ("svg", "png"):
                 data = run_graphviz(data, fmt)
         if output is None:

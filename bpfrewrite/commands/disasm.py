@@ -27,12 +27,18 @@ def register(app: typer.Typer) -> None:
             raise BpfrewriteError(f"unknown --format {fmt!r}: use text or json")
         model = read_object(obj)
         out = sys.stdout
-        if fmt == "json":
-            # One record per line: readable, and json.dumps without indent uses the C encoder
-            # (json.dump with indent is pure Python, 10x slower on 100k instructions).
-            records = json_listing(model, prog)["instructions"]
-            out.write('{"version": 1, "instructions": [\n')  # the schema is public: bump on change
-            out.write(",\n".join(json.dumps(r) for r in records))
-            out.write("\n]}\n")
-        else:
-            out.writelines(line + "\n" for line in text_listing(model, prog))
+        try:
+            if fmt == "json":
+                # One record per line: readable, and json.dumps without indent uses the C encoder
+                # (json.dump with indent is pure Python, 10x slower on 100k instructions).
+                records = json_listing(model, prog)["instructions"]
+                out.write('{"version": 1, "instructions": [\n')  # the schema is public: bump on change
+                out.write(",\n".join(json.dumps(r) for r in records))
+                out.write("\n]}\n")
+            else:
+                out.writelines(line + "\n" for line in text_listing(model, prog))
+            out.flush()
+        except BrokenPipeError:  # `disasm x.o | head`: the reader has what it wanted
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())

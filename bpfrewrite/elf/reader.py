@@ -32,6 +32,7 @@ SHN_UNDEF = 0
 STT_SECTION = 3
 STT_FUNC = 2
 INSN_SIZE = 8
+_MAX_ALIGN = 4096
 
 # R_BPF_* relocation types (llvm/BinaryFormat/ELFRelocs/BPF.def).
 R_BPF_64_64 = 1
@@ -138,6 +139,11 @@ def _section(index: int, sec) -> Section:
     from elftools.elf.enums import ENUM_SH_TYPE_BASE
 
     hdr = sec.header
+    align = hdr["sh_addralign"]
+    # ELF: 0 or a power of two. BPF sections need at most 8; a huge value would make the
+    # writer pad the output by that much, so anything past a page is refused as corrupt.
+    if align & (align - 1) or align > _MAX_ALIGN:
+        raise BpfrewriteError(f"section {sec.name!r} has an invalid alignment {align}")
     stype = _enum_value(hdr["sh_type"], ENUM_SH_TYPE_BASE)
     payload = b"" if stype == SHT_NOBITS else sec.data()
     if stype != SHT_NOBITS and len(payload) != hdr["sh_size"]:
