@@ -46,7 +46,7 @@ def test_exit_codes_follow_fail_on(monkeypatch, capsys):
         (["notes.txt"], "unsupported input"),
         ([SPIN, "--select", "no-such-rule"], "unknown rule no-such-rule"),
         ([SPIN, "--format", "xml"], "unknown --format"),
-        ([SPIN, "--fail-on", "sometimes"], "fail-on must be one of"),
+        ([SPIN, "--fail-on", "sometimes"], "--fail-on must be one of"),
         ([SPIN, "--severity", "spin-lock-not-terminable=fatal"], "unknown severity"),
     ],
 )
@@ -264,3 +264,10 @@ def test_list_rules_and_explain_come_from_the_registry():
     assert unknown.returncode == 2 and "unknown rule" in unknown.stderr
     none = cli()
     assert none.returncode == 2 and "no inputs" in none.stderr
+
+
+def test_pyproject_unknown_key_is_an_error(monkeypatch, capsys, tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.bpfrewrite]\nselct = ["loop-without-exit"]\n')
+    shutil.copy(SPIN, tmp_path / "spin.bpf.o")
+    code, _, err = lint(monkeypatch, capsys, tmp_path / "spin.bpf.o")
+    assert code == 2 and "unknown key selct" in err and "known keys" in err

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         report: bool = typer.Option(False, "--report", help="Print every site decision (stub, keep, goto, return)."),
         fmt: str = typer.Option("text", "--format", help="Report format: text or json."),
         strict: bool = typer.Option(False, "--strict", help="Exit 1, writing nothing, if a twin cannot be made fast in place."),
-        print_after: list[str] = typer.Option([], "--print-after", help="Print each twin on stderr after this transform (repeatable): fastpath-stub-calls, fastpath-may-goto, fastpath-callback-stop."),
+        print_after: list[str] = typer.Option([], "--print-after", help="Print on stderr each twin this transform ran on (repeatable): fastpath-stub-calls, fastpath-may-goto, fastpath-callback-stop."),
         timings: bool = typer.Option(False, "--timings", help="Print the time spent in each analysis and transform on stderr."),
     ) -> None:
         """Add P__fast beside every program P: same shape, failing calls stubbed, callbacks stopping.

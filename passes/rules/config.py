@@ -68,6 +68,9 @@ def parse_severity_overrides(pairs: dict[str, object] | list[str], where: str) -
     return out
 
 
+_KEYS = frozenset({"select", "ignore", "severity", "fail-on", "fail_on", "cc", "cflags"})
+
+
 def load_pyproject(path: Path) -> LintConfig:
     """The settings in path's [tool.bpfrewrite] table (defaults when it has none)."""
     try:
@@ -78,7 +81,10 @@ def load_pyproject(path: Path) -> LintConfig:
     where = f"{path} [tool.bpfrewrite]"
     if not isinstance(table, dict):
         raise BpfrewriteError(f"{where}: must be a table")
-    # Other commands may keep their own keys in the same table; only ours are checked.
+    # A misspelt key would silently change nothing (`selct = [...]` lints with every rule).
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise BpfrewriteError(f"{where}: unknown key {', '.join(unknown)}; known keys: {', '.join(sorted(_KEYS))}")
     config = LintConfig(source=str(path))
     if "select" in table:
         config = replace(config, select=_slug_list(table["select"], "select", where))
@@ -90,7 +96,7 @@ def load_pyproject(path: Path) -> LintConfig:
         config = replace(config, severity=parse_severity_overrides(table["severity"], where))
     fail_on = table.get("fail-on", table.get("fail_on"))
     if fail_on is not None:
-        config = replace(config, fail_on=check_fail_on(fail_on, where))
+        config = replace(config, fail_on=check_fail_on(fail_on, f"{where} fail-on"))
     for key in ("cc", "cflags"):
         if key in table:
             if not isinstance(table[key], str):
@@ -102,7 +108,7 @@ def load_pyproject(path: Path) -> LintConfig:
 def check_fail_on(value: object, where: str = "--fail-on") -> str:
     """value if it is a valid fail-on level."""
     if value not in FAIL_ON:
-        raise BpfrewriteError(f"{where}: fail-on must be one of {', '.join(FAIL_ON)}, got {value!r}")
+        raise BpfrewriteError(f"{where} must be one of {', '.join(FAIL_ON)}, got {value!r}")
     return str(value)
 
 
