@@ -181,7 +181,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, make_path, expected):
     "extra, expected",
     [
         (["--prog", "nope"], "no program named 'nope'"),
-        (["--format", "xml"], "unknown format 'xml'"),
+        (["--format", "xml"], "unknown --format 'xml'"),
         (["--run", "--data", "/nonexistent/packet"], "cannot read --data file"),
         (["--repeat", "3"], "only make sense with --run"),
         (["--run", "--repeat", "0"], "--repeat must be at least 1"),

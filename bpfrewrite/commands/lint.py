@@ -72,7 +72,7 @@ def _rule_docs(slug: str | None) -> str:
         width = max(len(s) for s in RULES)
         return "".join(f"{s:<{width}}  {r.severity.label:<7}  {r.summary()}\n" for s, r in RULES.items())
     if slug not in RULES:
-        raise BpfrewriteError(f"unknown rule {slug!r} (known: {', '.join(RULES)})")
+        raise BpfrewriteError(f"unknown rule {slug}; known rules: {', '.join(sorted(RULES))}")
     return page(RULES[slug])
 
 

@@ -34,7 +34,7 @@ def verify(
 ) -> None:
     """Load each program into the kernel's verifier (never attached); exit 1 if any is rejected."""
     if fmt not in _FORMATS:
-        raise BpfrewriteError(f"unknown format {fmt!r}: choose text or json")
+        raise BpfrewriteError(f"unknown --format {fmt!r}: use text or json")
     payload = _read_data(data) if data is not None else None
     if (data is not None or repeat != 1) and not run:
         raise BpfrewriteError("--data and --repeat only make sense with --run")
