@@ -27,8 +27,9 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> None:
         mode = stat.S_IMODE(st.st_mode)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise BpfrewriteError(f"{target}: cannot write there: {exc.strerror}") from None
+    except OSError as exc:  # the rename needs a temporary file beside the target
+        where = "no such directory" if not target.parent.is_dir() else f"cannot create a file in {target.parent}"
+        raise BpfrewriteError(f"{path}: {where} ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
