@@ -54,7 +54,6 @@ class CallGraphResult:
         self.graph.add_nodes_from(obj.functions)
         for e in self.edges:
             self.graph.add_edge(e.caller, e.callee, kind=e.kind, via=e.via)
-        self._order = order
 
     def call_edges(self) -> list[CallEdge]:
         """The bpf-to-bpf call edges."""

@@ -370,27 +370,16 @@ def _walk(rd: ReachingDefinitions, index: int, start: frozenset) -> Iterator[tup
 
 
 def _untested(rd: ReachingDefinitions, call_index: int, before_index: int | None) -> int | None:
-    cfg, insns, locs = rd.cfg, rd.insns, rd.locs
-    seen: set[tuple[int, frozenset]] = set()
-    work = deque((j, frozenset({0})) for j in _next_insns(cfg, call_index))
-    while work:
-        state = work.popleft()
-        if state in seen:
+    """First instruction the call's result reaches untested (see first_untested_use); one walk with _walk."""
+    for i, event, after in _walk(rd, call_index, frozenset({0})):
+        if before_index is not None:
+            if i == before_index:
+                return i
             continue
-        seen.add(state)
-        i, carriers = state
-        if before_index is not None and i == before_index:
-            return i
-        insn = insns[i]
-        event, after = _step(insn, carriers, locs)
         if event == "test":
             continue
-        if before_index is None and (event is not None or not after or insn.is_exit):
+        if event is not None or not after or rd.insns[i].is_exit:
             return i
-        if insn.is_exit:
-            continue
-        for j in _next_insns(cfg, i):
-            work.append((j, after))
     return None
 
 
