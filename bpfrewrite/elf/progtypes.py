@@ -190,6 +190,8 @@ NEWER_THAN_1_1: frozenset[str] = frozenset({
 
 def section_def(section_name: str) -> SectionDef | None:
     """The section_defs[] entry libbpf picks for section_name (first match), or None."""
+    # SEC("?...") is SEC("...") with autoload off: libbpf drops the "?" before matching.
+    section_name = section_name.removeprefix("?")
     return next((d for d in SECTION_DEFS if d.matches(section_name)), None)
 
 

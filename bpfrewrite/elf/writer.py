@@ -60,6 +60,9 @@ class _Writer:
         obj = self.obj
         self._place_function_symbols()
         sym_index = self._order_symbols()
+        for sec in obj.exec_sections():  # new relocation sections need their names in the table
+            if any(i.ref is not None and i.ref.reloc is not None for i in sec.insns or ()):
+                self._rel_section_for(sec)
         strtab = self._string_table()
         for sec in obj.exec_sections():
             self.data[sec.index] = self._code(sec)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 
 from bpfrewrite.errors import BpfrewriteError
@@ -32,6 +33,7 @@ from passes.manager import AnalysisManager, PassManager, Transform, register
 TWIN_SUFFIX = "__fast"
 REPORT_SECTION = ".bpfrewrite"
 REPORT_VERSION = 1
+SHT_STRTAB = 3
 
 
 @dataclass
@@ -91,6 +93,8 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
     """
     if obj.section(REPORT_SECTION) is not None:
         raise BpfrewriteError(f"{obj.path}: already patched (it has a {REPORT_SECTION} section)")
+    if twin_names(obj):  # e.g. linked from patched objects: the linker drops the record, not the twins
+        raise BpfrewriteError(f"{obj.path}: already patched (it has twins: {', '.join(sorted(twin_names(obj)))})")
     if not obj.programs:
         raise BpfrewriteError(f"{obj.path}: no programs to patch")
     am = am or AnalysisManager(obj)
@@ -136,9 +140,35 @@ def _decl_tags_by_target(obj: Object) -> dict[int, list]:
     return out
 
 
+def twin_section_name(name: str) -> str:
+    """The section a program twin goes to: "?" + its original's, so libbpf does not load it by default.
+
+    libbpf (1.0+, libbpf.c bpf_object__init_prog) gives SEC("?xdp") the program type of "xdp" with
+    autoload off: bpf_object__load and skeleton attach skip it until set_autoload(true). An
+    original that is already autoload-off keeps its twin in its own section.
+    """
+    return name if name.startswith("?") else "?" + name
+
+
+def _twin_section(obj: Object, sec: Section) -> Section:
+    """The executable section that holds the twins of sec's programs (created empty once)."""
+    if sec.name == ".text":  # subprograms: libbpf appends only those a loaded program uses
+        return sec
+    name = twin_section_name(sec.name)
+    found = obj.section(name)
+    if found is not None:
+        return found
+    new = Section(index=len(obj.sections), name=name, type=sec.type, flags=sec.flags, data=b"", link=0, info=0,
+                  addralign=sec.addralign, entsize=sec.entsize, size=0, insns=[])
+    obj.sections.append(new)
+    # .rel.BTF.ext relocates each record against its code section's STT_SECTION symbol, as clang emits.
+    obj.symbols.append(Symbol(index=-1, name="", value=0, size=0, bind=0, type=3, other=0, shndx=new.index))
+    return new
+
+
 def _add_twin(obj: Object, orig: Function, tags: dict[int, list]) -> Function:
-    """Append a copy of orig's instructions to its section, with a symbol and BTF FUNC of its own."""
-    sec: Section = orig.section
+    """Append a copy of orig's instructions to its twin section, with a symbol and BTF FUNC of its own."""
+    sec: Section = _twin_section(obj, orig.section)
     insns = sec.insns  # type: ignore[assignment]
     start = len(insns)
     copies = {id(i): i.copy() for i in orig.insns}
@@ -151,7 +181,7 @@ def _add_twin(obj: Object, orig: Function, tags: dict[int, list]) -> Function:
     osym = orig.symbol
     symbol = Symbol(
         index=-1, name=orig.name + TWIN_SUFFIX, value=0, size=0, bind=osym.bind, type=osym.type,
-        other=osym.other, shndx=osym.shndx,
+        other=osym.other, shndx=sec.index,
     )
     obj.symbols.append(symbol)
     twin = Function(
@@ -327,7 +357,9 @@ def read_report(obj: Object) -> dict | None:
     if sec is None:
         return None
     merged: dict = {"version": REPORT_VERSION, "twins": [], "sites": [], "problems": []}
-    for line in sec.data.splitlines():
+    # One JSON document per NUL- or newline-separated chunk: the string-table form written since
+    # schema 1's loader-quiet change, and the older PROGBITS form (JSON lines, concatenated by the linker).
+    for line in re.split(rb"[\0\n]", sec.data):
         if not line.strip():
             continue
         try:
@@ -342,14 +374,32 @@ def read_report(obj: Object) -> dict | None:
 
 
 def twin_names(obj: Object) -> set[str]:
-    """Names of the fast-path twins in obj (empty for an object that was never patched)."""
+    """Names of the twins in obj (empty for an object that was never patched).
+
+    From the .bpfrewrite record when there is one; otherwise from the twins' own shape, which
+    survives libbpf's static linker (it drops string tables, the record among them): a function
+    `P__fast` beside a function `P`, a program twin in the section "?" + P's section.
+    """
     report = read_report(obj)
-    return {t["twin"] for t in report.get("twins", ())} if report else set()
+    if report:
+        return {t["twin"] for t in report.get("twins", ())}
+    by_name = {f.name: f for f in obj.functions}
+    found = set()
+    for func in obj.functions:
+        orig = by_name.get(func.name.removesuffix(TWIN_SUFFIX)) if func.name.endswith(TWIN_SUFFIX) else None
+        if orig is None or orig.is_program != func.is_program:
+            continue
+        if not orig.is_program or func.section.name == twin_section_name(orig.section.name):
+            found.add(func.name)
+    return found
 
 
 def _write_report_section(obj: Object, result: PatchResult) -> None:
-    blob = json.dumps(result.report(), sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    # SHT_STRTAB, not SHT_PROGBITS: libbpf's loader (1.1 and current, ignore_elf_section) skips a
+    # string table without a word, where a PROGBITS section it does not know prints "skipping
+    # unrecognized data section". The bytes are a valid string table: NUL, one JSON line, NUL.
+    blob = b"\0" + json.dumps(result.report(), sort_keys=True, separators=(",", ":")).encode() + b"\0"
     obj.sections.append(
-        Section(index=len(obj.sections), name=REPORT_SECTION, type=1, flags=0, data=blob, link=0, info=0,
+        Section(index=len(obj.sections), name=REPORT_SECTION, type=SHT_STRTAB, flags=0, data=blob, link=0, info=0,
                 addralign=1, entsize=0, size=len(blob))
     )
