@@ -8,8 +8,9 @@ from bpfrewrite.errors import BpfrewriteError
 
 
 def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = False,
-                 print_after: tuple[str, ...] = (), printer=None, am_out: list | None = None):
-    """Write src with fast-path twins to dst; with strict, write nothing if a twin has problems.
+                 print_after: tuple[str, ...] = (), printer=None, am_out: list | None = None,
+                 programs: tuple[str, ...] | None = None):
+    """Write src with twins (of every program, or of those named) to dst; with strict, write nothing on problems.
 
     print_after/printer are handed to the pass manager; am_out, when given, receives the
     AnalysisManager used (its `timings` say where the time went).
@@ -28,7 +29,7 @@ def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = 
     if am_out is not None:
         am_out.append(am)
     try:
-        result = make_twins(obj, am, print_after=print_after, printer=printer)
+        result = make_twins(obj, am, print_after=print_after, printer=printer, programs=programs)
     except BpfrewriteError as exc:  # every message names the input, as the reader's do
         message = str(exc)
         raise BpfrewriteError(message if message.startswith(str(src)) else f"{src}: {message}") from None

@@ -347,3 +347,37 @@ def test_outputs_that_are_not_regular_files_are_refused_and_links_followed(tmp_p
     assert _cli("patch", src, str(link)).returncode == 0
     assert link.is_symlink() and real.read_bytes()[:4] == b"\x7fELF"
     assert real.stat().st_mode & 0o777 == 0o600  # an existing file keeps its mode
+
+
+def test_patch_program_twins_only_the_named_programs(tmp_path: Path) -> None:
+    """--program (repeatable) and [tool.bpfrewrite] twin-programs: the rest stay untouched and twin-less."""
+    src = REPO / "testdata" / "two_progs_one_section.bpf.o"
+    out = tmp_path / "one.o"
+    proc = _cli("patch", str(src), str(out), "--program", "xdp_second")
+    assert proc.returncode == 0, proc.stderr
+    obj = read_object(out)
+    before = read_object(src)
+    assert obj.function("xdp_first__fast") is None and obj.function("xdp_second__fast") is not None
+    # Every function xdp_second reaches (its shared subprogram, its callback) has a twin; nothing else does.
+    reached = {f.name for f in before.function("xdp_second").reachable()}
+    assert {f.name.removesuffix(TWIN_SUFFIX) for f in obj.functions if f.name.endswith(TWIN_SUFFIX)} == reached
+    assert [i.encode() for i in obj.function("xdp_first").insns] == [i.encode() for i in before.function("xdp_first").insns]
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.bpfrewrite]\ntwin-programs = ["xdp_first"]\n')
+    (project / "in.o").write_bytes(src.read_bytes())
+    proc = _cli("patch", str(project / "in.o"), str(project / "out.o"))
+    assert proc.returncode == 0, proc.stderr
+    names = {f.name for f in read_object(project / "out.o").functions}
+    assert "xdp_first__fast" in names and "xdp_second__fast" not in names
+    proc = _cli("patch", str(project / "in.o"), str(project / "both.o"), "--program", "xdp_first", "--program", "xdp_second")
+    names = {f.name for f in read_object(project / "both.o").functions}
+    assert proc.returncode == 0 and {"xdp_first__fast", "xdp_second__fast"} <= names  # the command line wins
+
+    bad = _cli("patch", str(src), str(tmp_path / "bad.o"), "--program", "nope")
+    assert bad.returncode == 2 and "no program named 'nope' (programs: xdp_first, xdp_second)" in bad.stderr
+    assert not (tmp_path / "bad.o").exists()
+    (project / "pyproject.toml").write_text('[tool.bpfrewrite]\ntwin-programs = "xdp_first"\n')
+    bad = _cli("patch", str(project / "in.o"), str(project / "bad.o"))
+    assert bad.returncode == 2 and "twin-programs must be a list of program names" in bad.stderr

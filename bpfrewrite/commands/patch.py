@@ -19,11 +19,15 @@ def register(app: typer.Typer) -> None:
         strict: bool = typer.Option(False, "--strict", help="Exit 1, writing nothing, if a twin cannot be made fast in place."),
         print_after: list[str] = typer.Option([], "--print-after", help="Print on stderr each twin this transform ran on (repeatable): fastpath-stub-calls, fastpath-may-goto, fastpath-callback-stop."),
         timings: bool = typer.Option(False, "--timings", help="Print the time spent in each analysis and transform on stderr."),
+        program: list[str] = typer.Option([], "--program", help="Twin only this program (repeatable; default: every program, or \\[tool.bpfrewrite] twin-programs)."),
+        config: Path = typer.Option(None, "--config", help="pyproject.toml to read \\[tool.bpfrewrite] twin-programs from (default: nearest above SRC)."),
     ) -> None:
-        """Add P__fast beside every program P: same shape, failing calls stubbed, callbacks stopping.
+        """Add a twin P__fast beside every program P: same shape, failing calls stubbed, callbacks stopping.
 
-        The twin has the same instruction count and slots as its original; the .bpfrewrite
-        section of the output records each pair and every site decision. Originals are unchanged.
+        The twin has the same instruction count and slots as its original and sits in section
+        "?<P's section>", so libbpf loads and attaches it only when asked
+        (bpf_program__set_autoload). The .bpfrewrite section of the output records each pair and
+        every site decision. Originals are unchanged.
         """
         import json
         import sys
@@ -39,8 +43,9 @@ def register(app: typer.Typer) -> None:
         if not in_place and out.exists() and src.exists() and out.resolve() == src.resolve():
             raise BpfrewriteError("output is the input file: use --in-place to overwrite it")
         managers: list = []
+        programs = tuple(program) if program else _configured_programs(src, config)
         result = patch_object(src, out, strict=strict, print_after=tuple(print_after), printer=print_function,
-                              am_out=managers)
+                              am_out=managers, programs=programs)
         if timings:
             for name, seconds in sorted(managers[0].timings.items(), key=lambda kv: -kv[1]):
                 print(f"{seconds * 1000:9.2f} ms  {name}", file=sys.stderr)
@@ -56,3 +61,14 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.writelines(line + "\n" for line in render_report(result))
         if strict and result.problems:
             raise typer.Exit(1)
+
+
+def _configured_programs(src: Path, config: Path | None) -> tuple[str, ...] | None:
+    """[tool.bpfrewrite] twin-programs of --config or of the nearest pyproject.toml above src."""
+    from bpfrewrite.errors import BpfrewriteError
+    from passes.rules.config import find_pyproject, load_pyproject
+
+    if config is not None and not config.is_file():
+        raise BpfrewriteError(f"--config {config}: no such file")
+    path = config or find_pyproject(src)
+    return load_pyproject(path).twin_programs if path is not None else None

@@ -21,6 +21,7 @@ class LintConfig:
     fail_on: str = "warning"
     cc: str | None = None
     cflags: str | None = None
+    twin_programs: tuple[str, ...] | None = None  # patch: programs that get a twin (None: every one)
     source: str | None = None  # the pyproject.toml the settings came from, for messages
 
     def fails(self, severity: Severity) -> bool:
@@ -68,7 +69,7 @@ def parse_severity_overrides(pairs: dict[str, object] | list[str], where: str) -
     return out
 
 
-_KEYS = frozenset({"select", "ignore", "severity", "fail-on", "fail_on", "cc", "cflags"})
+_KEYS = frozenset({"select", "ignore", "severity", "fail-on", "fail_on", "cc", "cflags", "twin-programs", "twin_programs"})
 
 
 def load_pyproject(path: Path) -> LintConfig:
@@ -97,6 +98,11 @@ def load_pyproject(path: Path) -> LintConfig:
     fail_on = table.get("fail-on", table.get("fail_on"))
     if fail_on is not None:
         config = replace(config, fail_on=check_fail_on(fail_on, f"{where} fail-on"))
+    twin_programs = table.get("twin-programs", table.get("twin_programs"))
+    if twin_programs is not None:
+        if not isinstance(twin_programs, list) or not all(isinstance(v, str) and v for v in twin_programs):
+            raise BpfrewriteError(f"{where}: twin-programs must be a list of program names")
+        config = replace(config, twin_programs=tuple(twin_programs))
     for key in ("cc", "cflags"):
         if key in table:
             if not isinstance(table[key], str):

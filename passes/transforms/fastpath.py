@@ -86,8 +86,9 @@ class PatchResult:
         }
 
 
-def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=None) -> PatchResult:
-    """Add a fast-path twin of every program (and what it reaches) to obj; return the decisions.
+def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=None,
+               programs: tuple[str, ...] | None = None) -> PatchResult:
+    """Add a twin of every program (or of those named in programs) and what it reaches; return the decisions.
 
     print_after names transforms after which printer(name, twin) is called (debugging aid).
     """
@@ -98,7 +99,7 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
     if not obj.programs:
         raise BpfrewriteError(f"{obj.path}: no programs to patch")
     am = am or AnalysisManager(obj)
-    originals_in_order = _functions_to_twin(obj)
+    originals_in_order = _functions_to_twin(obj, _chosen_programs(obj, programs))
     for orig in originals_in_order:  # plan on the originals, before the object changes
         am.get(FastPathPlan, orig)
     tags = _decl_tags_by_target(obj)
@@ -119,8 +120,20 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
     return result
 
 
-def _functions_to_twin(obj: Object) -> list[Function]:
-    wanted = {func: None for prog in obj.programs for func in prog.reachable()}  # an ordered set
+def _chosen_programs(obj: Object, names: tuple[str, ...] | None) -> list[Function]:
+    """The programs named (all of them for None); an unknown name is an error, not a silent no-op."""
+    if names is None:
+        return obj.programs
+    by_name = {p.name: p for p in obj.programs}
+    unknown = [n for n in dict.fromkeys(names) if n not in by_name]
+    if unknown:
+        have = ", ".join(by_name) or "none"
+        raise BpfrewriteError(f"no program named {', '.join(map(repr, unknown))} (programs: {have})")
+    return [p for p in obj.programs if p.name in names]
+
+
+def _functions_to_twin(obj: Object, programs: list[Function]) -> list[Function]:
+    wanted = {func: None for prog in programs for func in prog.reachable()}  # an ordered set
     taken = {s.name for s in obj.symbols}
     for func in wanted:
         if func.name + TWIN_SUFFIX in taken:
