@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -52,7 +53,9 @@ int ok(struct __sk_buff *skb)
 """ + LICENSE
 
 REQUIRED_KEYS = {"name", "section", "accepted", "verified_insns"}
-OPTIONAL_KEYS = {"message", "line", "retval", "duration_ns", "twin_of"}
+OPTIONAL_KEYS = {"message", "line", "retval", "duration_ns", "twin_of", "total_states", "peak_states",
+                 "max_states_per_insn", "verification_us"}
+STATS_KEYS = {"total_states", "peak_states", "max_states_per_insn", "verification_us"}
 
 
 def run_cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
@@ -87,15 +90,19 @@ def test_all_accepted_exits_0_and_shows_twin_after_original(kernel, good_obj, ca
     code, out, err = run_cli(capsys, monkeypatch, "verify", good_obj, "--run", "--repeat", "20")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["PROGRAM", "SECTION", "VERDICT", "INSNS", "RETVAL", "TIME/RUN"]
+    assert lines[0].split() == ["PROGRAM", "SECTION", "VERDICT", "INSNS", "STATES", "PEAK", "VERIFY", "RETVAL",
+                                "TIME/RUN"]
     names = [line.split()[0] for line in lines[1:4]]
     # The twin is listed right under its original, even though the object has `probe` between them.
     assert names == ["slow", "slow__fast", "probe"]
-    assert lines[1].split()[:5] == ["slow", "xdp", "ACCEPTED", "2", "2"]
-    assert lines[2].split()[:5] == ["slow__fast", "xdp", "ACCEPTED", "2", "1"]
+    # `return 2`: two instructions, no branch so no state stored; the verification time, then the return value.
+    assert lines[1].split()[:6] == ["slow", "xdp", "ACCEPTED", "2", "0", "0"] and lines[1].split()[7:9] == ["us", "2"]
+    assert lines[2].split()[:6] == ["slow__fast", "xdp", "ACCEPTED", "2", "0", "0"] and lines[2].split()[8] == "1"
     assert "(twin of slow, " in lines[2] and ("x faster" in lines[2] or "x slower" in lines[2])
     assert "test run not supported for kprobe" in out
-    assert lines[-1] == "3 programs: 3 accepted, 0 rejected"
+    assert lines[-2] == "3 programs: 3 accepted, 0 rejected"
+    assert re.fullmatch(r"twin adds 2 processed insns \(100% of their originals'\), 0 states \(-\), "
+                        r"\d+ us of verification \((\d+%|-)\)", lines[-1]), lines[-1]
 
 
 def test_rejected_exits_1_with_message_and_line(kernel, bad_obj, capsys, monkeypatch):
@@ -113,7 +120,8 @@ def test_json_shape(kernel, good_obj, bad_obj, capsys, monkeypatch):
     code, out, _ = run_cli(capsys, monkeypatch, "verify", good_obj, "--run", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert list(doc) == ["programs"]
+    assert list(doc) == ["programs", "twin_cost"]
+    assert doc["twin_cost"]["twins"] == 1 and doc["twin_cost"]["insns"] == doc["twin_cost"]["original_insns"] == 2
     progs = {p["name"]: p for p in doc["programs"]}
     assert set(progs) == {"slow", "slow__fast", "probe"}
     for p in progs.values():
@@ -132,7 +140,12 @@ def test_json_shape(kernel, good_obj, bad_obj, capsys, monkeypatch):
     assert progs["uninit"]["verified_insns"] is None
     assert progs["uninit"]["message"] == "R2 !read_ok"
     assert progs["uninit"]["line"].startswith("bad.bpf.c:")
+    stats = {k: progs["ok"].pop(k) for k in STATS_KEYS}
     assert progs["ok"] == {"name": "ok", "section": "tc", "accepted": True, "verified_insns": 2}
+    assert stats["total_states"] == stats["peak_states"] == stats["max_states_per_insn"] == 0  # no branch, no state
+    assert isinstance(stats["verification_us"], int)
+    # A rejected program has no bpf_prog_info, but the verifier still printed its statistics.
+    assert progs["uninit"]["total_states"] >= 0 and isinstance(progs["uninit"]["verification_us"], int)
 
 
 def _random_bytes(tmp_path):
@@ -224,3 +237,38 @@ def test_speed_ratio():
     assert speed_ratio(timed(10_400_000), timed(52)) == "200000.0x faster"
     assert speed_ratio(timed(100), timed(200)) == "2.0x slower"
     assert speed_ratio(timed(None), timed(52)) is None
+
+
+def test_csv_and_compare(kernel, good_obj, tmp_path, capsys, monkeypatch):
+    """--format csv has a row per program with the verifier's figures; --compare sets two CSVs side by side."""
+    import csv
+    import io
+
+    code, out, err = run_cli(capsys, monkeypatch, "verify", good_obj, "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["program"] for r in rows] == ["slow", "slow__fast", "probe"]
+    slow = rows[0]
+    assert (slow["file"], slow["section"], slow["verdict"], slow["verified_insns"], slow["total_states"],
+            slow["peak_states"], slow["twin_of"], slow["retval"]) == ("good.bpf.o", "xdp", "ACCEPTED", "2", "0", "0", "", "")
+    assert slow["verification_us"].isdigit() and rows[1]["twin_of"] == "slow"
+    a = tmp_path / "a.csv"
+    a.write_text(out)
+    b = tmp_path / "b.csv"  # as if a later build processed more: 2 -> 5 insns for slow, probe gone
+    b.write_text(out.replace("slow,xdp,,ACCEPTED,2,", "slow,xdp,,ACCEPTED,5,").replace(rows[2]["file"] + ",probe,", "x.o,gone,"))
+    code, out, err = run_cli(capsys, monkeypatch, "verify", "--compare", a, b)
+    assert code == 0, err
+    table = [line.split() for line in out.splitlines()]
+    assert table[0][:5] == ["PROGRAM", "VERDICT", "(A)", "VERDICT", "(B)"]
+    assert table[1][:8] == ["slow", "ACCEPTED", "ACCEPTED", "2", "5", "+3", "(+150.00%)", "0"]
+    assert table[3][:3] == ["probe", "ACCEPTED", "-"] and table[4][:3] == ["gone", "-", "ACCEPTED"]
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,insns\nx,1\n")
+    proc = run_subprocess("verify", "--compare", a, bad)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == f"bpfrewrite: error: {bad}: not a CSV from verify --format csv (no column program, verdict, verified_insns, total_states, peak_states, verification_us)"
+    proc = run_subprocess("verify", good_obj, "--compare", a, b)
+    assert proc.returncode == 2 and "--compare takes two CSV files and no object" in proc.stderr
+    proc = run_subprocess("verify")
+    assert proc.returncode == 2 and "give a BPF object to verify" in proc.stderr

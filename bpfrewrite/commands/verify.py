@@ -1,10 +1,11 @@
 """`bpfrewrite verify`: load each program through the system's libbpf; report the verdicts."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import typer
 
@@ -13,7 +14,7 @@ from bpfrewrite.errors import BpfrewriteError
 if TYPE_CHECKING:
     from bpfrewrite.kernel.runner import ProgResult
 
-_FORMATS = ("text", "json")
+_FORMATS = ("text", "json", "csv")
 EXIT_REJECTED = 1
 
 
@@ -23,18 +24,34 @@ def register(app: typer.Typer) -> None:
 
 
 def verify(
-    obj: Path = typer.Argument(..., help="A clang-built BPF object (.bpf.o).", show_default=False),
+    obj: Optional[Path] = typer.Argument(None, help="A clang-built BPF object (.bpf.o).", show_default=False),
     prog: Optional[str] = typer.Option(None, "--prog", help="Only this program (function name)."),
     run: bool = typer.Option(False, "--run", help="Test-run accepted programs (PROG_TEST_RUN)."),
     data: Optional[Path] = typer.Option(
         None, "--data", help="Test-run input: a packet (default 64 zero bytes) or raw_tp args."
     ),
     repeat: int = typer.Option(1, "--repeat", help="Runs per program; the duration is their mean."),
-    fmt: str = typer.Option("text", "--format", help="Output format: text or json."),
+    fmt: str = typer.Option("text", "--format", help="Output format: text, json or csv (one row per program)."),
+    compare: Optional[Tuple[Path, Path]] = typer.Option(
+        None, "--compare", help="Compare two CSVs of verify --format csv, program by program (as veristat -C); no OBJ."
+    ),
 ) -> None:
-    """Load each program into the kernel's verifier (never attached); exit 1 if any is rejected."""
+    """Load each program into the kernel's verifier (never attached); exit 1 if any is rejected.
+
+    Reports the verifier's cost of each program and twin: instructions processed, states, peak
+    states and verification time, and what the twins add in total.
+    """
     if fmt not in _FORMATS:
-        raise BpfrewriteError(f"unknown --format {fmt!r}: use text or json")
+        raise BpfrewriteError(f"unknown --format {fmt!r}: use text, json or csv")
+    if compare is not None:
+        if obj is not None or fmt != "text":
+            raise BpfrewriteError("--compare takes two CSV files and no object or --format")
+        from bpfrewrite.commands.verify_stats import read_csv, render_compare
+
+        typer.echo(render_compare(read_csv(compare[0]), read_csv(compare[1])), nl=False)
+        return
+    if obj is None:
+        raise BpfrewriteError("give a BPF object to verify (or --compare A.csv B.csv)")
     payload = _read_data(data) if data is not None else None
     if (data is not None or repeat != 1) and not run:
         raise BpfrewriteError("--data and --repeat only make sense with --run")
@@ -44,6 +61,10 @@ def verify(
     results = _display_order(verify_object(obj, prog=prog, run=run, data=payload, repeat=repeat))
     if fmt == "json":
         typer.echo(render_json(results))
+    elif fmt == "csv":
+        from bpfrewrite.commands.verify_stats import render_csv
+
+        typer.echo(render_csv(results, obj.name), nl=False)
     else:
         typer.echo(render_text(results, run=run), nl=False)
     if not all(r.accepted for r in results):
@@ -87,12 +108,19 @@ def render_json(results: list[ProgResult]) -> str:
             "accepted": r.accepted,
             "verified_insns": r.verified_insns,
         }
-        for key in ("message", "line", "retval", "duration_ns", "twin_of"):
+        for key in ("message", "line", "retval", "duration_ns", "twin_of", "total_states", "peak_states",
+                    "max_states_per_insn", "verification_us"):
             value = getattr(r, key)
             if value is not None:
                 entry[key] = value
         programs.append(entry)
-    return json.dumps({"programs": programs}, indent=2)
+    doc: dict[str, object] = {"programs": programs}
+    from bpfrewrite.commands.verify_stats import twin_cost
+
+    cost = twin_cost(results)
+    if cost is not None:
+        doc["twin_cost"] = dataclasses.asdict(cost)
+    return json.dumps(doc, indent=2)
 
 
 def format_duration(ns: int | None) -> str:
@@ -118,7 +146,7 @@ def speed_ratio(original: ProgResult, twin: ProgResult) -> str | None:
 def render_text(results: list[ProgResult], run: bool) -> str:
     """One row per program (twins indented under their original), then rejection details."""
     by_name = {r.name: r for r in results}
-    header = ["PROGRAM", "SECTION", "VERDICT", "INSNS"] + (["RETVAL", "TIME/RUN"] if run else [])
+    header = ["PROGRAM", "SECTION", "VERDICT", "INSNS", "STATES", "PEAK", "VERIFY"] + (["RETVAL", "TIME/RUN"] if run else [])
     rows = []
     notes: list[list[str]] = []
     for r in results:
@@ -128,13 +156,16 @@ def render_text(results: list[ProgResult], run: bool) -> str:
             r.section,
             "ACCEPTED" if r.accepted else "REJECTED",
             "-" if r.verified_insns is None else str(r.verified_insns),
+            "-" if r.total_states is None else str(r.total_states),
+            "-" if r.peak_states is None else str(r.peak_states),
+            "-" if r.verification_us is None else format_duration(r.verification_us * 1000),
         ]
         if run:
             row += ["-" if r.retval is None else str(r.retval), format_duration(r.duration_ns)]
         rows.append(row)
         notes.append(_notes(r))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    right = {3, 4, 5}  # numbers align right
+    right = set(range(3, len(header)))  # numbers align right
 
     def line(cells: list[str]) -> str:
         text = "  ".join(
@@ -151,6 +182,11 @@ def render_text(results: list[ProgResult], run: bool) -> str:
     accepted = len(results) - rejected
     noun = "program" if len(results) == 1 else "programs"
     out.append(f"{len(results)} {noun}: {accepted} accepted, {rejected} rejected")
+    from bpfrewrite.commands.verify_stats import render_twin_cost, twin_cost
+
+    cost = twin_cost(results)
+    if cost is not None:
+        out.append(render_twin_cost(cost))
     return "\n".join(out) + "\n"
 
 

@@ -24,6 +24,14 @@ LOG_TAIL_LINES = 20
 # Large enough for the tail of a long rejection: since Linux 6.4 the verifier log rotates,
 # keeping the end (where the error is) when it overflows.
 _LOG_SIZE = 4 << 20
+# BPF_LOG_STATS (uapi linux/bpf.h): the verifier logs only its statistics and error messages, no
+# instruction trace, so a small buffer per program is enough and verification is not slowed down.
+_LOG_STATS = 4
+_STATS_LOG_SIZE = 256 << 10
+_STATS = re.compile(
+    r"^processed (?P<insns>\d+) insns \(limit \d+\) max_states_per_insn (?P<max>\d+) "
+    r"total_states (?P<total>\d+) peak_states (?P<peak>\d+)", re.M)
+_VERIFY_TIME = re.compile(r"^verification time (?P<us>\d+) usec", re.M)
 
 # Program types whose BPF_PROG_TEST_RUN takes a packet in data_in (net/bpf/test_run.c); the kernel
 # refuses packets shorter than an Ethernet header for all of them.
@@ -59,6 +67,12 @@ class ProgResult:
     retval: int | None = None
     duration_ns: int | None = None
     twin_of: str | None = None
+    # The verifier's statistics (its log at BPF_LOG_STATS, what veristat reports): states it
+    # stored, the most it held at once, the most per instruction, and its own timing.
+    total_states: int | None = None
+    peak_states: int | None = None
+    max_states_per_insn: int | None = None
+    verification_us: int | None = None
 
 
 def check_bpf_elf(path: Path) -> None:
@@ -175,32 +189,53 @@ class _Loader:
 
     def _load(self, batch: list[str]) -> str | None:
         """Load `batch`; None if all loaded, else the rejected program's name ("" if unknown)."""
-        log = ctypes.create_string_buffer(_LOG_SIZE)
+        logs = {name: ctypes.create_string_buffer(_STATS_LOG_SIZE) for name in batch}
         with _open(self.path, self.messages) as obj:
             programs = {p.name: p for p in obj.programs()}
             for name, program in programs.items():
                 program.set_autoload(name in batch)
                 if name in batch:
-                    # Level 0: libbpf loads without a log and retries at level 1 only the program
-                    # that failed (libbpf.c, bpf_object_load_prog), and loading stops there, so one
-                    # buffer serves the batch and accepted programs never fill it.
-                    program.set_log(log, 0)
+                    program.set_log(logs[name], _LOG_STATS)
             del self.messages[:]
             err = obj.load()
             if not err:
                 for name in batch:
-                    self.results[name] = self._accepted(name, programs[name], name in self.wanted)
+                    result = self._accepted(name, programs[name], name in self.wanted)
+                    _set_stats(result, logs[name].value.decode("utf-8", "replace"))
+                    self.results[name] = result
                 return None
-            text = log.value.decode("utf-8", "replace")
             culprit = self._blame(batch)
             if culprit is None:
                 if len(batch) > 1:
                     return ""
                 culprit = batch[0]
-            if err == errno.EPERM and not text.strip():
-                self._check_privileges()
-            self.results[culprit] = self._rejected(culprit, text, err)
-            return culprit
+        stats = logs[culprit].value.decode("utf-8", "replace")
+        text = self._full_log(culprit) or stats
+        if err == errno.EPERM and not text.strip():
+            self._check_privileges()
+        self.results[culprit] = self._rejected(culprit, text, err)
+        _set_stats(self.results[culprit], stats)
+        return culprit
+
+    def _full_log(self, name: str) -> str:
+        """The level-1 verifier log of a program that failed to load (its source lines and trace).
+
+        Loaded alone at level 0: libbpf then retries at level 1 only if the load fails
+        (libbpf.c, bpf_object_load_prog), so the statistics pass stays cheap and only a
+        rejected program pays for a full log.
+        """
+        log = ctypes.create_string_buffer(_LOG_SIZE)
+        first = list(self.messages)  # libbpf's words on the first load name the cause best
+        try:
+            with _open(self.path, self.messages) as obj:
+                for program in obj.programs():
+                    program.set_autoload(program.name == name)
+                    if program.name == name:
+                        program.set_log(log, 0)
+                obj.load()
+        finally:
+            self.messages[:] = first
+        return log.value.decode("utf-8", "replace")
 
     def _blame(self, batch: list[str]) -> str | None:
         for message in self.messages:
@@ -248,6 +283,17 @@ class _Loader:
             line=_source_line(lines, error_at),
             log_tail="\n".join(lines[-LOG_TAIL_LINES:]).strip() or None,
         )
+
+
+def _set_stats(result: ProgResult, log: str) -> None:
+    """The verifier's statistics lines of log (any log level prints them), into result."""
+    m = _STATS.search(log)
+    if m:
+        result.total_states, result.peak_states = int(m["total"]), int(m["peak"])
+        result.max_states_per_insn = int(m["max"])
+    t = _VERIFY_TIME.search(log)
+    if t:
+        result.verification_us = int(t["us"])
 
 
 # Lines the verifier prints after the error: statistics, not the reason.
