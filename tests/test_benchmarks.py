@@ -17,7 +17,7 @@ from conftest import require_tool
 from bpfrewrite.elf.reader import read_object
 
 REPO = Path(__file__).resolve().parent.parent
-SCRIPTS = ("large_object.py", "disasm_throughput.py", "termination.py")
+SCRIPTS = ("large_object.py", "disasm_throughput.py", "termination.py", "twin_cost.py")
 BPF_FUNC_MAP_LOOKUP_ELEM = 1  # uapi linux/bpf.h helper ids
 BPF_FUNC_LOOP = 181
 
@@ -161,3 +161,19 @@ def test_termination_docs_block_is_appended_without_markers(bench, tmp_path):
 def test_termination_formats_durations(bench, ns, text):
     _, term = bench
     assert term.fmt_ns(ns) == text
+
+
+def test_twin_cost_table_on_two_objects(kernel):
+    """benchmarks/twin_cost.py: per-object sums over originals and twins, then the totals."""
+    sys.path.insert(0, str(REPO))
+    try:
+        cost = importlib.import_module("benchmarks.twin_cost")
+    finally:
+        sys.path.remove(str(REPO))
+    objects = [REPO / "testdata" / "loop.bpf.o", REPO / "testdata" / "may_goto_long.bpf.o"]
+    lines = cost.table(cost.measure(objects, rounds=1)).splitlines()
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    assert [c[:2] for c in cells[:2]] == [["loop.bpf.o", "1"], ["may_goto_long.bpf.o", "2"]]
+    assert cells[0][2] == cells[0][3] == "38"  # loop_prog and its twin: the same 38 instructions processed
+    assert int(cells[1][3]) < int(cells[1][2])  # may_goto twins leave their loops: fewer insns to verify
+    assert cells[2][2] == f"**{int(cells[0][2]) + int(cells[1][2])}**" and cells[2][7].endswith(" us**")
