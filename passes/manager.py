@@ -67,6 +67,7 @@ _REGISTRY: dict[str, type] = {}
 BUILTIN_MODULES = (
     "passes.analysis.cfg",
     "passes.analysis.dataflow",
+    "passes.analysis.liveness",
     "passes.analysis.loops",
     "passes.analysis.callgraph",
     "passes.analysis.fastpath_plan",

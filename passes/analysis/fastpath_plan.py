@@ -9,8 +9,17 @@ site. Decisions, per site:
   stubbed only when the program tests the result on every path. The verifier sometimes proves
   such a result non-NULL (since 6.13, an array-map lookup with a constant in-range key), and then
   the program may use it untested, so `r0 = 0` there would be rejected.
-- may_goto: the register that holds one known constant on every path to it (a stubbed call counts
-  as the constant it becomes), or a problem when there is none.
+- may_goto: form "compare" when a register holds one known constant on every path to it (a stubbed
+  call counts as the constant it becomes): the may_goto becomes `if rK == c goto exit`, always taken,
+  so the twin leaves before the loop body runs. Else form "goto" when the code after the may_goto is
+  also reached from elsewhere (a rotated loop whose may_goto ends an iteration): a plain `goto exit`
+  leaves nothing unreachable. Otherwise form "back-edge": every back edge of each
+  loop the may_goto guards (a loop containing it that its exit leaves) is retargeted to the
+  may_goto's exit, so the twin runs at most one iteration and leaves by the path the program takes
+  when may_goto fires. That path was verified with the state at the may_goto; the back edge brings
+  the state at the end of the iteration instead, so it is taken only when every register and stack
+  slot live at the exit has, at the back edge, only definitions that also reach the may_goto (none
+  undefined there, none made only after it). Form "keep", a problem, when neither applies.
 - exits of a callback of an iterating helper: each definition of r0 reaching an exit, rewritable
   to `r0 = 1` in place, or a problem saying why not.
 """
@@ -42,12 +51,18 @@ class CallSite:
 
 @dataclass(frozen=True)
 class MayGotoSite:
-    """A may_goto and the constant compare that replaces it (reg None: it stays, a problem)."""
+    """A may_goto and how the twin leaves the loops it guards (see the module docstring for forms)."""
 
     index: int
-    reg: int | None = None
+    reg: int | None = None  # form compare: the register holding value on every path here
     value: int = 0
     is32: bool = False
+    form: str = "keep"  # "compare", "goto", "back-edge" or "keep"
+    target: int | None = None  # the may_goto's exit target (instruction index)
+    back_edges: tuple[int, ...] = ()  # form back-edge: the jumps retargeted to target
+    leaves: frozenset[int] = frozenset()  # header blocks of the loops the twin leaves through this site
+    why: str = ""  # why this form (for keep: why neither other form applies)
+    unhandled: tuple[int, ...] = ()  # header blocks of guarded loops the twin still cannot leave
 
 
 @dataclass(frozen=True)
@@ -108,14 +123,14 @@ class FastPathPlan(Analysis):
 
     name = "fastpath-plan"
     scope = "function"
-    requires = frozenset({"dataflow", "iteration-callbacks"})
+    requires = frozenset({"cfg", "dataflow", "iteration-callbacks", "loops", "liveness"})
 
     @classmethod
     def run(cls, am, unit: Function) -> FunctionPlan:
         """The plan for unit (computed on the original; the twin has the same shape)."""
         flow = am.get(Dataflow, unit)
         plan = FunctionPlan(unit, calls=_call_sites(unit, flow))
-        plan.may_gotos = _may_goto_sites(unit, flow, plan.stubbed())
+        plan.may_gotos = _may_goto_sites(am, unit, flow, plan.stubbed())
         plan.iterated_by, also = am.get(IterationCallbacks).get(unit, (None, None))
         if plan.iterated_by is not None:
             plan.returns = _return_sites(unit, flow, plan.stubbed(), also)
@@ -161,23 +176,126 @@ def _constant_def(insn, reg: int, stubbed: dict[int, int], index: int) -> tuple[
     return (value, is32) if 0 <= value < 1 << 31 else None
 
 
-def _may_goto_sites(func: Function, flow, stubbed: dict[int, int]) -> list[MayGotoSite]:
+def _may_goto_sites(am, func: Function, flow, stubbed: dict[int, int]) -> list[MayGotoSite]:
+    indexes = [i for i, insn in enumerate(func.insns) if insn.is_may_goto]
+    if not indexes:
+        return []  # most functions: no loops or liveness needed
+    from passes.analysis.cfg import CFG
+    from passes.analysis.liveness import Liveness
+    from passes.analysis.loops import Loops
+
+    cfg = am.get(CFG, func)
+    loops = am.get(Loops, func).loops
+    slots = cfg.slots
     out = []
-    for index, insn in enumerate(func.insns):
-        if not insn.is_may_goto:
+    handled: dict[int, int] = {}  # loop header block -> the may_goto whose back-edge form leaves it
+    for index in indexes:
+        target = cfg.targets[index]
+        here, exit_block = cfg.block_of[index], cfg.block_of[target]
+        guarded = [lp for lp in loops if here in lp.blocks and exit_block not in lp.blocks]
+        leaves = frozenset(lp.header for lp in guarded)
+        constant = _constant_reg(func, flow, stubbed, index)
+        if constant is not None:
+            reg, value, is32 = constant
+            out.append(MayGotoSite(index, reg, value, is32, "compare", target, leaves=leaves,
+                                   why=f"r{reg} is {value} on every path here"))
             continue
-        site = MayGotoSite(index)
-        for reg in range(10):
-            defs = flow.reaching(index, reg)
-            if not defs or ENTRY in defs:
+        if _fall_through_reached_otherwise(cfg, index, target):
+            out.append(MayGotoSite(index, None, 0, False, "goto", target, leaves=leaves,
+                                   why="the code after it is also reached from elsewhere, so a plain `goto` "
+                                   "leaves nothing unreachable"))
+            continue
+        if not guarded:
+            out.append(MayGotoSite(index, target=target, why="no register holds a known constant here and its "
+                                   "exit leaves no loop around it"))
+            continue
+        edges: list[int] = []
+        done: set[int] = set()
+        refused: list[str] = []
+        live = am.get(Liveness, func).live_at_block(exit_block)
+        for lp in guarded:
+            if lp.header in handled:
+                done.add(lp.header)
                 continue
-            values = {_constant_def(func.insns[d], reg, stubbed, d) for d in defs}
-            if len(values) == 1 and None not in values:
-                value, is32 = values.pop()
-                site = MayGotoSite(index, reg, value, is32)
-                break
-        out.append(site)
+            jumps, why = _back_edge_jumps(cfg, lp)
+            for j in jumps:
+                why = why or _state_differs(flow, live, j, index, target, slots)
+            if why is not None:
+                refused.append(why)
+                continue
+            edges.extend(jumps)
+            done.add(lp.header)
+            handled[lp.header] = index
+        unhandled = tuple(sorted(leaves - done))
+        if not done:
+            out.append(MayGotoSite(index, target=target, unhandled=unhandled,
+                                   why="no register holds a known constant here, and " + "; ".join(refused)))
+            continue
+        first = slots[0]
+        at = ", ".join(str(slots[j] - first) for j in sorted(edges))
+        why = (f"no register holds a known constant here; the loop's back edge{'s' if len(edges) != 1 else ''} "
+               f"at slot {at} jump{'s' if len(edges) == 1 else ''} to this may_goto's exit (slot "
+               f"{slots[target] - first}), so the twin runs at most one iteration"
+               if edges else "its loops are left through the back edges of another may_goto")
+        if refused:
+            why += "; an outer loop is not left: " + "; ".join(refused)
+        out.append(MayGotoSite(index, None, 0, False, "back-edge", target, tuple(sorted(edges)),
+                               frozenset(done), why, unhandled))
     return out
+
+
+def _constant_reg(func: Function, flow, stubbed: dict[int, int], index: int) -> tuple[int, int, bool] | None:
+    """(register, value, 32-bit) of a register holding one known constant on every path to index."""
+    for reg in range(10):
+        defs = flow.reaching(index, reg)
+        if not defs or ENTRY in defs:
+            continue
+        values = {_constant_def(func.insns[d], reg, stubbed, d) for d in defs}
+        if len(values) == 1 and None not in values:
+            value, is32 = values.pop()
+            return reg, value, is32
+    return None
+
+
+def _fall_through_reached_otherwise(cfg, index: int, target: int) -> bool:
+    """Does the block after the may_goto stay reachable when the may_goto becomes `goto target`?
+
+    check_cfg rejects unreachable instructions. The successor stays reachable when another
+    predecessor reaches it on a path avoiding it (one it does not dominate); what it reached
+    before then stays reachable too.
+    """
+    if index + 1 >= len(cfg.block_of) or index + 1 == target:
+        return False
+    here, after = cfg.block_of[index], cfg.block_of[index + 1]
+    return any(p != here and p in cfg.idom and not cfg.dominates(after, p) for p in cfg.graph.predecessors(after))
+
+
+def _back_edge_jumps(cfg, loop) -> tuple[list[int], str | None]:
+    """The jump instructions of loop's back edges, or why one cannot be retargeted in place."""
+    header_start = cfg.blocks[loop.header].start
+    first = cfg.slots[0]
+    jumps = []
+    for latch in loop.latches:
+        j = cfg.blocks[latch].last
+        insn = cfg.func.insns[j]
+        if not (insn.is_uncond_jump or insn.is_cond_jump) or cfg.targets.get(j) != header_start:
+            return [], (f"the back edge into the loop at slot {cfg.slots[header_start] - first} is a fall-through "
+                        f"(after slot {cfg.slots[j] - first}), which no same-width jump can redirect")
+        jumps.append(j)
+    return jumps, None
+
+
+def _state_differs(flow, live: list[int], jump: int, may_goto: int, target: int, slots: list[int]) -> str | None:
+    """Why the exit path, entered from jump instead of may_goto, may see a state it was not verified with."""
+    first = slots[0]
+    for loc in live:
+        extra = set(flow.reaching(jump, loc)) - set(flow.reaching(may_goto, loc))
+        if extra:
+            name = flow.locs.name(loc)
+            what = "may be undefined" if ENTRY in extra else "holds a value the may_goto never sees"
+            return (f"{name}, read after the exit (slot {slots[target] - first}), {what} at the back edge "
+                    f"(slot {slots[jump] - first})")
+    return None
 
 
 def _return_sites(func: Function, flow, stubbed: dict[int, int], also: str | None) -> list[ReturnSite]:

@@ -2,10 +2,10 @@
 
 ## What it does
 Reports every loop (a back edge in the control-flow graph) that a fast path cannot leave early:
-its body has no `may_goto` the twin can turn into a taken exit (that needs a register holding one
-known constant on every path to it), no call of an open-coded iterator's next function, and no helper or
-kfunc call that the fast path replaces by a failure value and whose result the loop tests to
-leave. A stubbed call whose failure branch stays inside the loop does not count. When the loop
+no `may_goto` in it lets the twin leave it (the twin turns a may_goto into a taken exit, or
+retargets the loop's back edges to the may_goto's exit; see `bpfrewrite patch --report`), no call
+of an open-coded iterator's next function, and no helper or kfunc call that the fast path
+replaces by a failure value and whose result the loop tests to leave. A stubbed call whose failure branch stays inside the loop does not count. When the loop
 counts with a constant, the report gives the number of iterations.
 
 ## Why it matters
@@ -46,9 +46,8 @@ from passes.rules.calls import call_entry
 
 
 def leaves_early(func, loop, cfg, rd, plan) -> bool:
-    """True when the loop has a may_goto the twin can take, an iterator next, or a stubbed call whose failure leaves it."""
-    decided = {site.index for site in plan.may_gotos if site.reg is not None}  # the plan `patch` applies
-    if any(i in decided for i in loop.may_gotos):
+    """True when a may_goto lets the twin leave the loop, or it has an iterator next or a stubbed call whose failure leaves it."""
+    if any(loop.header in site.leaves for site in plan.may_gotos):  # the plan `patch` applies
         return True
     insns = func.insns
     for b in loop.blocks:
@@ -106,11 +105,13 @@ class LoopWithoutExit(Rule):
                 count = f" (it runs up to {loop.bound} times)" if loop.bound is not None else ""
                 stubbed = sorted({site.callee for site in plan.calls if site.action == "stub"
                                   and cfg.block_of[site.index] in loop.blocks})
+                why = [s.why for s in plan.may_gotos if s.index in loop.may_gotos and loop.header in s.unhandled]
                 if loop.may_gotos:
-                    message = (f"the fast path cannot decide this loop's may_goto statically: no register "
-                               f"holds one known constant on every path to it{count}")
-                    help = ("set a register to a constant before the loop that stays unchanged in it "
-                            "(the twin turns may_goto into `if rK == c goto`), or use an open-coded iterator")
+                    message = (f"the fast path cannot make this loop's may_goto leave it"
+                               f"{': ' + why[0] if why else ''}{count}")
+                    help = ("end the loop body with a jump back to the loop head, keep the values read after "
+                            "the loop unchanged after the may_goto, or set a register to a constant before the "
+                            "loop that stays unchanged in it (the twin turns may_goto into `if rK == c goto`)")
                 elif stubbed:
                     message = (f"loop has no iterator or may_goto, and a failure of {', '.join(stubbed)} "
                                f"(stubbed by the fast path) does not leave it{count}")

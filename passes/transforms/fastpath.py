@@ -45,7 +45,7 @@ class Site:
     slot: int  # 8-byte slot from the function's start (the same in original and twin)
     insn: int  # 8-byte slot of the twin's instruction from its section's start (lint's `insn` unit)
     original: str  # instruction text in the original
-    action: str  # stub | keep | goto | return | unchanged-unknown
+    action: str  # stub | keep | goto | back-edge | return | unchanged-unknown
     callee: str | None
     value: int | None  # r0 written in place, for stub and return
     reason: str
@@ -298,35 +298,60 @@ class StubCalls(_TwinTransform):
 
 @register
 class TakeMayGotoExit(_TwinTransform):
-    """Make each may_goto always take its exit edge, in a form the verifier decides statically.
+    """Make the twin leave each loop a may_goto guards, in a form the verifier decides statically.
 
-    A plain `goto` leaves the loop body unreachable, which check_cfg rejects ("unreachable
-    insn"), and the verifier does not treat r10 as non-NULL (reg_not_null() omits
-    PTR_TO_STACK), so `if r10 != 0` is explored both ways. A register that holds the same
-    constant on every path here is decided: `if rK == c goto` is always taken and the loop
-    body is dead code to the verifier.
+    A plain `goto` in place of may_goto leaves the loop body unreachable, which check_cfg rejects
+    ("unreachable insn"), and the verifier does not treat r10 as non-NULL (reg_not_null() omits
+    PTR_TO_STACK), so `if r10 != 0` is explored both ways. Form compare: a register that holds
+    the same constant on every path here is decided: `if rK == c goto` is always taken and the
+    loop body is dead code to the verifier. Form goto: a plain `goto` where the code after the
+    may_goto is reached from elsewhere too. Form back-edge: the may_goto stays and each back edge
+    of the loop jumps to its exit instead, so every instruction stays reachable and the twin runs
+    at most one iteration (the plan checks the exit path sees no state it was not verified with).
     """
 
     name = "fastpath-may-goto"
-    preserves = frozenset()  # the may_goto edge becomes a taken edge
+    preserves = frozenset()  # edges change: the may_goto edge is taken, or back edges leave the loop
 
     def run(self, am, twin: Function) -> bool:
         """Apply the plan's may_goto decisions to twin."""
         changed = False
+        slots = twin.slots()
         for site in self.plan(am, twin).may_gotos:
             insn = twin.insns[site.index]
             text = insn.text()
-            if site.reg is None:
-                self.site(twin, site.index, text, "keep", None, None,
-                          "no register holds a known constant here; may_goto kept")
-                self.problem(twin, site.index, "may_goto kept: no register with a known constant reaches it, "
-                             "so the twin cannot decide the exit statically", am.obj)
+            if site.form == "compare":
+                insn.code = 0x16 if site.is32 else 0x15  # JMP32/JMP | JEQ | K
+                insn.dst, insn.src, insn.imm = site.reg, 0, site.value
+                self.site(twin, site.index, text, "goto", None, None,
+                          f"may_goto always takes its exit edge (as `{insn.text()}`, r{site.reg} is {site.value} here)")
+                changed = True
                 continue
-            insn.code = 0x16 if site.is32 else 0x15  # JMP32/JMP | JEQ | K
-            insn.dst, insn.src, insn.imm = site.reg, 0, site.value
-            self.site(twin, site.index, text, "goto", None, None,
-                      f"may_goto always takes its exit edge (as `{insn.text()}`, r{site.reg} is {site.value} here)")
-            changed = True
+            if site.form == "goto":
+                insn.code, insn.dst, insn.src, insn.imm = 0x05, 0, 0, 0  # JMP | JA; target and off stay
+                self.site(twin, site.index, text, "goto", None, None,
+                          f"may_goto becomes `{insn.text()}`: {site.why}")
+                changed = True
+                continue
+            if site.form == "back-edge":
+                self.site(twin, site.index, text, "back-edge", None, None, f"may_goto kept: {site.why}")
+                exit_insn = twin.insns[site.target]
+                for j in site.back_edges:
+                    jump = twin.insns[j]
+                    before = jump.text()
+                    jump.target = exit_insn  # the writer derives the offset; set it too for printing
+                    jump.set_branch_offset(slots[site.target] - (slots[j] + 1))
+                    self.site(twin, j, before, "back-edge", None, None,
+                              f"back edge now jumps to the exit of the may_goto at slot "
+                              f"{slots[site.index] - slots[0]} (as `{jump.text()}`)")
+                    changed = True
+                if site.unhandled:
+                    self.problem(twin, site.index, f"may_goto kept for an outer loop: {site.why}", am.obj)
+                continue
+            self.site(twin, site.index, text, "keep", None, None, f"may_goto kept: {site.why}")
+            if site.unhandled:
+                self.problem(twin, site.index, f"may_goto kept: {site.why}; the twin cannot leave its loop "
+                             "statically", am.obj)
         return changed
 
 
