@@ -53,7 +53,7 @@ int ok(struct __sk_buff *skb)
 """ + LICENSE
 
 REQUIRED_KEYS = {"name", "section", "accepted", "verified_insns"}
-OPTIONAL_KEYS = {"message", "line", "retval", "duration_ns", "twin_of", "total_states", "peak_states",
+OPTIONAL_KEYS = {"message", "file", "line", "retval", "duration_ns", "twin_of", "total_states", "peak_states",
                  "max_states_per_insn", "verification_us"}
 STATS_KEYS = {"total_states", "peak_states", "max_states_per_insn", "verification_us"}
 
@@ -120,7 +120,7 @@ def test_json_shape(kernel, good_obj, bad_obj, capsys, monkeypatch):
     code, out, _ = run_cli(capsys, monkeypatch, "verify", good_obj, "--run", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert list(doc) == ["programs", "twin_cost"]
+    assert list(doc) == ["version", "programs", "twin_cost"] and doc["version"] == 2
     assert doc["twin_cost"]["twins"] == 1 and doc["twin_cost"]["insns"] == doc["twin_cost"]["original_insns"] == 2
     progs = {p["name"]: p for p in doc["programs"]}
     assert set(progs) == {"slow", "slow__fast", "probe"}
@@ -131,7 +131,7 @@ def test_json_shape(kernel, good_obj, bad_obj, capsys, monkeypatch):
     assert progs["slow__fast"]["twin_of"] == "slow"
     assert "twin_of" not in progs["slow"]
     assert progs["probe"]["message"] == "test run not supported for kprobe"
-    assert "retval" not in progs["probe"] and "line" not in progs["probe"]
+    assert "retval" not in progs["probe"] and "line" not in progs["probe"] and "file" not in progs["probe"]
 
     code, out, _ = run_cli(capsys, monkeypatch, "verify", bad_obj, "--format", "json")
     assert code == 1
@@ -139,7 +139,9 @@ def test_json_shape(kernel, good_obj, bad_obj, capsys, monkeypatch):
     assert progs["uninit"]["accepted"] is False
     assert progs["uninit"]["verified_insns"] is None
     assert progs["uninit"]["message"] == "R2 !read_ok"
-    assert progs["uninit"]["line"].startswith("bad.bpf.c:")
+    # As lint's JSON has them: the file, and the line as an integer.
+    bad_line = next(i + 1 for i, line in enumerate(BAD.splitlines()) if "/* BAD */" in line)
+    assert (progs["uninit"]["file"], progs["uninit"]["line"]) == ("bad.bpf.c", bad_line)
     stats = {k: progs["ok"].pop(k) for k in STATS_KEYS}
     assert progs["ok"] == {"name": "ok", "section": "tc", "accepted": True, "verified_insns": 2}
     assert stats["total_states"] == stats["peak_states"] == stats["max_states_per_insn"] == 0  # no branch, no state

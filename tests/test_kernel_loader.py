@@ -275,7 +275,7 @@ def test_accepts_good_program(kernel, tmp_path, compile_bpf):
     assert (result.name, result.section, result.accepted) == ("ret3", "xdp", True)
     # `return 3` is `r0 = 3; exit`: two straight-line instructions, each verified once.
     assert result.verified_insns == 2
-    assert result.message is None and result.line is None and result.log_tail is None
+    assert result.message is None and result.line is None and result.file is None and result.log_tail is None
     assert result.retval is None and result.duration_ns is None  # not run unless asked
 
 
@@ -285,7 +285,8 @@ def test_rejects_out_of_bounds_map_read_with_message_and_line(kernel, tmp_path, 
     assert not bad.accepted
     assert bad.verified_insns is None
     assert "invalid access to map value" in bad.message
-    assert bad.line == f"mixed.bpf.c:{line_of(MIXED, 'BAD:')}"
+    assert (bad.file, bad.line) == ("mixed.bpf.c", line_of(MIXED, "BAD:"))
+    assert bad.where == f"mixed.bpf.c:{line_of(MIXED, 'BAD:')}"
     assert "invalid access to map value" in bad.log_tail
     # One rejected program must not hide the other one.
     assert results["fine"].accepted and results["fine"].verified_insns == 2
@@ -295,7 +296,7 @@ def test_rejects_uninitialised_register(kernel, tmp_path, compile_bpf):
     [result] = verify_object(compile_bpf(tmp_path, UNINIT, "uninit"))
     assert not result.accepted
     assert result.message == "R2 !read_ok"
-    assert result.line == f"uninit.bpf.c:{line_of(UNINIT, 'BAD:')}"
+    assert (result.file, result.line) == ("uninit.bpf.c", line_of(UNINIT, "BAD:"))
 
 
 def test_prog_selects_one_program(kernel, tmp_path, compile_bpf):

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from bpfrewrite.kernel.runner import ProgResult
 
 _FORMATS = ("text", "json", "csv")
+# The JSON schema's version: bump when a key changes meaning or disappears; adding keys keeps it.
+# 2: `line` became an integer beside a new `file` key (before: one "file.c:LINE" string, no version key).
+JSON_VERSION = 2
 EXIT_REJECTED = 1
 
 
@@ -99,7 +102,7 @@ def _display_order(results: list[ProgResult]) -> list[ProgResult]:
 
 
 def render_json(results: list[ProgResult]) -> str:
-    """The JSON report: {"programs": [...]}, optional keys omitted when absent."""
+    """The JSON report: {"version": 2, "programs": [...]}, optional keys omitted when absent."""
     programs = []
     for r in results:
         entry: dict[str, object] = {
@@ -108,13 +111,13 @@ def render_json(results: list[ProgResult]) -> str:
             "accepted": r.accepted,
             "verified_insns": r.verified_insns,
         }
-        for key in ("message", "line", "retval", "duration_ns", "twin_of", "total_states", "peak_states",
+        for key in ("message", "file", "line", "retval", "duration_ns", "twin_of", "total_states", "peak_states",
                     "max_states_per_insn", "verification_us"):
             value = getattr(r, key)
             if value is not None:
                 entry[key] = value
         programs.append(entry)
-    doc: dict[str, object] = {"programs": programs}
+    doc: dict[str, object] = {"version": JSON_VERSION, "programs": programs}
     from bpfrewrite.commands.verify_stats import twin_cost
 
     cost = twin_cost(results)
@@ -201,8 +204,8 @@ def _notes(r: ProgResult) -> list[str]:
     notes = []
     if r.message:
         notes.append(("error: " if not r.accepted else "note: ") + r.message)
-    if r.line:
-        notes.append(f"at {r.line}")
+    if r.where:
+        notes.append(f"at {r.where}")
     if r.log_tail:
         notes.append("verifier log (tail):")
         notes.extend(f"  | {t}" for t in r.log_tail.splitlines())

@@ -62,7 +62,8 @@ class ProgResult:
     accepted: bool
     verified_insns: int | None = None
     message: str | None = None
-    line: str | None = None
+    file: str | None = None  # source file (base name) of the line the verifier stopped at
+    line: int | None = None  # its line number
     log_tail: str | None = None
     retval: int | None = None
     duration_ns: int | None = None
@@ -73,6 +74,11 @@ class ProgResult:
     peak_states: int | None = None
     max_states_per_insn: int | None = None
     verification_us: int | None = None
+
+    @property
+    def where(self) -> str | None:
+        """`file.c:LINE` of the rejection, when the log names one."""
+        return f"{self.file}:{self.line}" if self.file is not None and self.line is not None else None
 
 
 def check_bpf_elf(path: Path) -> None:
@@ -275,12 +281,14 @@ class _Loader:
                 message = f"the kernel refused it before verification: {os.strerror(err)}"
             else:
                 message = f"libbpf: {reason}"
+        file, line = _source_line(lines, error_at)
         return ProgResult(
             name=name,
             section=self.sections[name],
             accepted=False,
             message=message,
-            line=_source_line(lines, error_at),
+            file=file,
+            line=line,
             log_tail="\n".join(lines[-LOG_TAIL_LINES:]).strip() or None,
         )
 
@@ -325,13 +333,13 @@ def _error_message(lines: list[str]) -> tuple[str | None, int]:
     return "; ".join(line.strip() for line in lines[start:end]), start
 
 
-def _source_line(lines: list[str], before: int) -> str | None:
-    """`file.c:LINE` of the nearest source annotation above line index `before`."""
+def _source_line(lines: list[str], before: int) -> tuple[str | None, int | None]:
+    """(file, line) of the nearest source annotation above line index `before`."""
     for line in reversed(lines[:before]):
         m = _SOURCE.match(line)
         if m:
-            return f"{os.path.basename(m['file'])}:{m['line']}"
-    return None
+            return os.path.basename(m["file"]), int(m["line"])
+    return None, None
 
 
 def _libbpf_reason(messages: list[str], prog: str | None) -> str | None:
