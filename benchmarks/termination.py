@@ -41,6 +41,7 @@ PROGRAMS = [
     ("for_each_long.bpf.o", "for_each_long", "bpf_for_each_map_elem, 131072 elements"),
     ("may_goto_long.bpf.o", "may_goto_long", "may_goto loop to 2^20"),
     ("may_goto_long.bpf.o", "may_goto_budget", "may_goto loop to 2^32, cut by the budget"),
+    ("may_goto_volatile.bpf.o", "may_goto_volatile", "for (;;) with may_goto, no constant in a register"),
 ]
 
 
@@ -199,7 +200,7 @@ def plot(rows: list[Row], path: Path = PLOT) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(10, 5.6), dpi=120)
+    fig, ax = plt.subplots(figsize=(max(10.0, 2.0 * len(rows)), 5.6), dpi=120)  # room for each label
     width = 0.38
     xs = range(len(rows))
     colors = {"original": "#c0392b", "twin": "#2471a3"}
@@ -228,7 +229,7 @@ def plot(rows: list[Row], path: Path = PLOT) -> None:
     ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt_ns(v)))
     ax.set_xticks(list(xs))
-    ax.set_xticklabels([f"{r.original.name}\n{textwrap.fill(r.construct, 24)}" for r in rows], fontsize=8.5)
+    ax.set_xticklabels([f"{r.original.name}\n{textwrap.fill(r.construct, 20)}" for r in rows], fontsize=8.5)
     ax.set_ylabel("time to exit, per run (log scale)")
     ax.set_title("Time to exit: original program vs its fast-path twin (BPF_PROG_TEST_RUN)")
     ax.legend(loc="upper left", frameon=False)
