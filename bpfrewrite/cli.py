@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 
 # Each module registers its command(s) on `app`; order here is the order in --help.
-_COMMAND_MODULES = ("disasm", "cfg", "lint", "patch", "verify")
+_COMMAND_MODULES = ("disasm", "cfg", "lint", "patch", "verify", "guard")
 
 
 def _register_commands() -> None:

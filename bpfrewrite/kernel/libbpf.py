@@ -1,4 +1,4 @@
-"""ctypes bindings over the system's libbpf.so.1 (libbpf 1.x): only the calls `verify` needs.
+"""ctypes bindings over the system's libbpf.so.1 (libbpf 1.x): the calls `verify` and `guard` need.
 
 Struct layouts are taken from libbpf 1.1's <bpf/bpf.h> and the uapi <linux/bpf.h>; both carry a size
 field (or length argument) so the kernel and libbpf accept a struct shorter than their own.
@@ -41,7 +41,15 @@ PROG_TYPE_CGROUP_SKB = 8
 PROG_TYPE_LWT_IN = 10
 PROG_TYPE_LWT_OUT = 11
 PROG_TYPE_LWT_XMIT = 12
+PROG_TYPE_KPROBE = 2
+PROG_TYPE_TRACEPOINT = 5
 PROG_TYPE_RAW_TRACEPOINT = 17
+PROG_TYPE_TRACING = 26
+PROG_TYPE_LSM = 29
+
+# enum bpf_attach_type (uapi linux/bpf.h, 6.6+): libbpf 1.1 predates tcx, the kernel does not.
+ATTACH_TCX_INGRESS = 46
+STATS_RUN_TIME = 0  # enum bpf_stats_type
 
 LIBBPF_WARN = 0  # enum libbpf_print_level
 
@@ -139,6 +147,14 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
         ctypes.c_int,
         [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, _P, ctypes.c_size_t, _P],
     ),
+    "bpf_program__attach": (_P, [_P]),
+    "bpf_program__attach_xdp": (_P, [_P, ctypes.c_int]),
+    "bpf_link__update_program": (ctypes.c_int, [_P, _P]),
+    "bpf_link__destroy": (ctypes.c_int, [_P]),
+    "bpf_link__fd": (ctypes.c_int, [_P]),
+    "bpf_link_create": (ctypes.c_int, [ctypes.c_int, ctypes.c_int, ctypes.c_int, _P]),
+    "bpf_link_update": (ctypes.c_int, [ctypes.c_int, ctypes.c_int, _P]),
+    "bpf_enable_stats": (ctypes.c_int, [ctypes.c_int]),
     "libbpf_set_print": (_P, [_P]),
     "libbpf_bpf_prog_type_str": (ctypes.c_char_p, [ctypes.c_int]),
 }
@@ -308,14 +324,95 @@ class BpfObject:
         return -ret
 
 
-def verified_insns(fd: int) -> int:
-    """How many instructions the verifier processed for the loaded program `fd`."""
+def prog_info(fd: int) -> ProgInfo:
+    """bpf_prog_get_info_by_fd (bpf_obj_get_info_by_fd in libbpf 1.1) for the loaded program `fd`."""
     info = ProgInfo()
     length = ctypes.c_uint32(ctypes.sizeof(info))
     ret = library().bpf_obj_get_info_by_fd(fd, ctypes.addressof(info), ctypes.byref(length))
     if ret < 0:
         raise _errno_error("bpf_obj_get_info_by_fd", -ret)
-    return int(info.verified_insns)
+    return info
+
+
+def verified_insns(fd: int) -> int:
+    """How many instructions the verifier processed for the loaded program `fd`."""
+    return int(prog_info(fd).verified_insns)
+
+
+def enable_run_time_stats() -> int:
+    """BPF_ENABLE_STATS(BPF_STATS_RUN_TIME): an fd; the kernel counts run time while it is open.
+
+    The kernel needs CAP_SYS_ADMIN for it (kernel/bpf/syscall.c, bpf_enable_stats). Unlike the
+    kernel.bpf_stats_enabled sysctl, nothing stays changed once the fd is closed.
+    """
+    fd = library().bpf_enable_stats(STATS_RUN_TIME)
+    if fd < 0:
+        if -fd in (errno.EPERM, errno.EACCES):
+            raise BpfrewriteError("turning on BPF run-time statistics needs root (CAP_SYS_ADMIN)")
+        raise _errno_error("BPF_ENABLE_STATS", -fd)
+    return fd
+
+
+class Link:
+    """An attachment: a libbpf struct bpf_link, or a bare BPF link fd from bpf_link_create.
+
+    Destroying it (or the process exiting) detaches the program: none of these links is pinned.
+    """
+
+    def __init__(self, handle: int | None = None, fd: int | None = None) -> None:
+        self.handle = handle
+        self._fd = fd
+
+    @property
+    def fd(self) -> int:
+        """The link's file descriptor."""
+        if self.handle:
+            return library().bpf_link__fd(self.handle)
+        return -1 if self._fd is None else self._fd
+
+    def update(self, program: Program) -> None:
+        """BPF_LINK_UPDATE: the link runs `program` from the next invocation on (atomic)."""
+        if self.handle:
+            ret = library().bpf_link__update_program(self.handle, program.handle)
+        else:
+            ret = library().bpf_link_update(self.fd, program.fd, None)
+        _check(ret, "bpf_link_update")
+
+    def destroy(self) -> None:
+        """Detach and free the link (idempotent)."""
+        if self.handle:
+            library().bpf_link__destroy(self.handle)
+            self.handle = None
+        elif self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _link_or_raise(handle: int | None, action: str) -> Link:
+    if not handle:
+        raise _errno_error(action, ctypes.get_errno() or errno.EINVAL)
+    return Link(handle=handle)
+
+
+def attach(program: Program) -> Link:
+    """bpf_program__attach: libbpf's automatic attach, from the program's section name."""
+    ctypes.set_errno(0)
+    return _link_or_raise(library().bpf_program__attach(program.handle), f"attach {program.name}")
+
+
+def attach_xdp(program: Program, ifindex: int) -> Link:
+    """bpf_program__attach_xdp: an XDP link on interface `ifindex` (BPF_LINK_CREATE)."""
+    ctypes.set_errno(0)
+    handle = library().bpf_program__attach_xdp(program.handle, ifindex)
+    return _link_or_raise(handle, f"attach {program.name} (XDP)")
+
+
+def attach_tcx_ingress(program: Program, ifindex: int) -> Link:
+    """A tcx ingress link on `ifindex` through bpf_link_create (libbpf 1.1 has no attach_tcx)."""
+    fd = library().bpf_link_create(program.fd, ifindex, ATTACH_TCX_INGRESS, None)
+    if fd < 0:
+        raise _errno_error(f"attach {program.name} (tcx ingress)", -fd)
+    return Link(fd=fd)
 
 
 @dataclass(frozen=True)

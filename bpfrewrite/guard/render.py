@@ -1,0 +1,85 @@
+"""Guard's output: one line per event (text or JSON lines) and the summary on exit."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from bpfrewrite.guard.durations import format_ns
+from bpfrewrite.guard.runtime import Attached, Event, Sample, Segment, Switched
+
+
+def event_json(event: Event) -> str:
+    """One JSON line: {"event": kind, ...fields}."""
+    fields = asdict(event)
+    kind = fields.pop("kind")
+    if isinstance(event, Switched):
+        fields["from"] = fields.pop("from_prog")
+        fields["to"] = fields.pop("to_prog")
+    if isinstance(event, Sample):
+        fields["ns_per_run"] = event.ns_per_run
+    return json.dumps({"event": kind, **fields}, sort_keys=True)
+
+
+def event_text(event: Event) -> str:
+    """One human line per event."""
+    if isinstance(event, Attached):
+        return (
+            f"attach {event.program} ({event.prog_type}, prog id {event.prog_id}): {event.target}; "
+            f"twin {event.twin} (prog id {event.twin_id}) loaded, switch by {event.method}"
+        )
+    if isinstance(event, Sample):
+        per_run = "-" if event.ns_per_run is None else format_ns(event.ns_per_run)
+        return (
+            f"sample {event.time_s:.2f}s {event.program} [{event.running}]: "
+            f"{event.runs} runs, {per_run}/run"
+        )
+    per_run = "-" if event.ns_per_run is None else format_ns(event.ns_per_run)
+    text = f"{event.kind} {event.program}: {event.from_prog} -> {event.to_prog} at {event.time_s:.2f}s"
+    if event.kind == "switch":
+        noun = "interval" if event.intervals_over == 1 else "intervals"
+        text += f", {per_run}/run over budget {format_ns(event.budget_ns)} for {event.intervals_over} {noun}"
+    text += f"; method {event.method}; latency {format_ns(event.latency_ns)}"
+    if event.restore_in_s is not None:
+        text += f"; restore in {event.restore_in_s:g}s"
+    return text
+
+
+def summary_json(segments: list[Segment]) -> str:
+    """The summary as one JSON line."""
+    rows = [
+        {
+            "program": s.program,
+            "running": s.running,
+            "start_s": round(s.start_s, 6),
+            "end_s": None if s.end_s is None else round(s.end_s, 6),
+            "runs": s.runs,
+            "run_time_ns": s.run_time_ns,
+        }
+        for s in segments
+    ]
+    return json.dumps({"event": "summary", "segments": rows}, sort_keys=True)
+
+
+def summary_text(segments: list[Segment]) -> str:
+    """A table: per program, runs and time of the original and twin between switches."""
+    header = ["PROGRAM", "RUNNING", "FROM", "TO", "RUNS", "TIME", "TIME/RUN"]
+    rows = []
+    for s in segments:
+        rows.append(
+            [
+                s.program,
+                s.running,
+                f"{s.start_s:.2f}s",
+                "-" if s.end_s is None else f"{s.end_s:.2f}s",
+                str(s.runs),
+                format_ns(s.run_time_ns),
+                format_ns(s.run_time_ns / s.runs) if s.runs else "-",
+            ]
+        )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    left = {0, 1}
+    lines = [
+        "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+        for r in [header, *rows]
+    ]
+    return "\n".join(lines)
