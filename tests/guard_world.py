@@ -161,12 +161,15 @@ class GuardProcess:
 
 
 def data_offsets(obj: Path, section: str) -> dict[str, tuple[int, int]]:
-    """{variable: (offset, size)} of a global-data section, from the object's BTF DATASEC."""
-    btf = read_object(obj).btf
-    for t in btf.types:
-        if t.name == section and t.datasec_vars:
-            return {btf.types[v.type].name: (v.offset, v.size) for v in t.datasec_vars}
-    raise AssertionError(f"{obj}: no BTF DATASEC {section}")
+    """{variable: (offset, size)} of a global-data section, from the object's symbols.
+
+    Not from BTF: clang leaves DATASEC offsets 0 and libbpf fills them in from the symbols.
+    """
+    model = read_object(obj)
+    index = next(i for i, sec in enumerate(model.sections) if sec.name == section)
+    found = {s.name: (s.value, s.size) for s in model.symbols if s.shndx == index and s.type == 1}  # STT_OBJECT
+    assert found, f"{obj}: no variables in {section}"
+    return found
 
 
 def prog_map(prog_id: int, suffix: str) -> int:

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import json
 import os
-import platform
+import ctypes
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import require_tool, unavailable
+from conftest import require_tool
 from guard_world import (
     GuardProcess,
     data_offsets,
@@ -24,6 +25,7 @@ from guard_world import (
     frame,
     leftovers,
     prog_map,
+    read_vars,
     run,
     sockets_in,
     veth_netns,
@@ -39,7 +41,6 @@ INTERVAL = "100ms"
 LOW_LOOPS = 16
 MARK_FULL, MARK_SHORT = 0x11, 0xEE
 XDP_PASS = 2
-GETPPID = {"x86_64": 110, "aarch64": 173}
 
 
 def bpfrewrite(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -158,3 +159,95 @@ def test_guard_switches_xdp_on_veth(kernel, patched):
     segments = [(s["running"], s["runs"]) for s in summary["segments"]]
     assert [name for name, _ in segments] == ["guard_xdp", "guard_xdp__fast"]
     assert segments[0][1] >= 200 and segments[1][1] >= 200
+
+
+PR_SET_NAME = 15
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _rename(seconds: float, pause: float = 0.002) -> int:
+    """Call prctl(PR_SET_NAME) (which fires raw_tp/task_rename) for `seconds`; how many times."""
+    end, calls = time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        assert _LIBC.prctl(PR_SET_NAME, b"guard-test", 0, 0, 0) == 0
+        calls += 1
+        time.sleep(pause)
+    return calls
+
+
+@pytest.fixture
+def own_name():
+    """Give this thread its name back after the test renamed it."""
+    name = Path(f"/proc/self/task/{threading.get_native_id()}/comm").read_bytes().strip()
+    yield
+    _LIBC.prctl(PR_SET_NAME, name, 0, 0, 0)
+
+
+def _links_to(ids: list[int]) -> list[int]:
+    links = json.loads(run("bpftool", "link", "show", "-j").stdout or "[]")
+    return sorted(link["prog_id"] for link in links if link.get("prog_id") in ids)
+
+
+def test_guard_switches_raw_tracepoint_and_restores(kernel, patched, own_name):
+    require_tool("bpftool")
+    obj = patched["guard_syscall"]
+    data, bss = data_offsets(obj, ".data"), data_offsets(obj, ".bss")
+    guard = GuardProcess(
+        [str(obj), "--budget", f"{BUDGET_NS // 1000}us", "--interval", INTERVAL, "--samples",
+         "--restore-after", "1s", "--duration", "60s"]
+    )  # fmt: skip
+    try:
+        attached = guard.wait_for("attach", 30)
+        assert attached is not None, guard.stop()[1]
+        assert attached["method"] == "attach-then-detach"
+        ids = [attached["prog_id"], attached["twin_id"]]
+        bss_map, data_map = prog_map(ids[0], ".bss"), prog_map(ids[0], ".data")
+        write_vars(data_map, data, work_loops=LOW_LOOPS)
+        write_vars(bss_map, bss, target_tgid=os.getpid())
+        assert _rename(1.0) > 100
+        assert guard.wait_for("switch", 0.3) is None
+        write_vars(data_map, data, work_loops=1 << 16)
+        raised = time.monotonic()
+        switched = None
+        while switched is None and time.monotonic() - raised < 10:
+            _rename(0.05)
+            switched = guard.wait_for("switch", 0.001)
+        assert switched is not None, "no switch within 10 s over budget"
+        assert _links_to(ids) == [ids[1]], "after attach-then-detach only the twin is attached"
+        _rename(0.5)
+        _, counters = read_vars(bss_map)
+        assert counters["short_runs"] > 0, counters
+        # --restore-after 1s: back to the original, which is over budget again, so a second
+        # switch follows, with the restore delay doubled.
+        restored = guard.wait_for("restore", 3)
+        assert restored is not None
+        assert _links_to(ids) == [ids[0]]
+        second = None
+        deadline = time.monotonic() + 5
+        while second is None and time.monotonic() < deadline:
+            _rename(0.05)
+            second = guard.wait_for("switch", 0.001)
+        assert second is not None
+    finally:
+        code, stderr = guard.stop()
+    assert code == 0, stderr
+    assert not leftovers(ids), leftovers(ids)
+
+    for event in (switched, second):
+        assert event["method"] == "attach-then-detach"
+        assert event["from"] == "guard_rename" and event["to"] == "guard_rename__fast"
+        assert event["ns_per_run"] > BUDGET_NS
+    assert switched["restore_in_s"] == 1 and second["restore_in_s"] == 2
+    assert restored["from"] == "guard_rename__fast" and restored["to"] == "guard_rename"
+    assert restored["method"] == "attach-then-detach"
+    assert 0.9 <= restored["time_s"] - switched["time_s"] <= 1.5
+    samples = _samples(guard.seen, "guard_rename")
+    first_over = next(s["interval"] for s in samples if s["runs"] and s["ns_per_run"] > BUDGET_NS)
+    assert switched["interval"] - first_over <= 1, samples
+    on_twin = [s["ns_per_run"] for s in samples if s["running"] == "guard_rename__fast" and s["runs"]]
+    assert on_twin and max(on_twin) < BUDGET_NS / 10, on_twin
+    summary = next(e for e in guard.seen if e["event"] == "summary")
+    assert [s["running"] for s in summary["segments"]] == [
+        "guard_rename", "guard_rename__fast", "guard_rename", "guard_rename__fast"
+    ]  # fmt: skip
+    assert all(s["runs"] > 0 for s in summary["segments"]), summary

@@ -179,6 +179,7 @@ class Guard:
         reason = libbpf.probe_load()
         if reason is not None:
             raise BpfrewriteError(reason)
+        self._stats_fd = libbpf.enable_run_time_stats()  # before loading: refuse early without it
         with libbpf.captured_messages() as messages:
             self._obj = libbpf.BpfObject(self.path)
             programs = {p.name: p for p in self._obj.programs()}
@@ -197,7 +198,6 @@ class Guard:
             if err:
                 detail = next((m.strip().removeprefix("libbpf: ") for m in messages if m.strip()), os.strerror(err))
                 raise BpfrewriteError(f"{self.path}: loading failed: {detail}")
-        self._stats_fd = libbpf.enable_run_time_stats()
         for name, twin in pairs:
             self.guarded.append(
                 _Guarded(

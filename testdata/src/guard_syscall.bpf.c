@@ -1,9 +1,11 @@
 /* guard_syscall.bpf.c - a raw tracepoint program whose work per call user space sets.
  *
- * Exercises: SEC("raw_tp/sys_enter") filtered on one process and one syscall, both chosen by
- * user space through .data (`target_tgid`, `target_nr`; nothing runs while target_tgid is 0),
- * then bpf_loop over `work_loops` iterations (also .data), as guard_net.bpf.c. For the
- * `bpfrewrite guard` test of the attach-then-detach switch (raw_tp links cannot be updated).
+ * Exercises: SEC("raw_tp/task_rename"), which fires in prctl(PR_SET_NAME) (and writes to
+ * /proc/PID/comm), filtered on one process chosen by user space through .bss (`target_tgid`;
+ * nothing runs while it is 0), then bpf_loop over `work_loops` iterations (.data), as
+ * guard_net.bpf.c. For the `bpfrewrite guard` test of the attach-then-detach switch (raw_tp
+ * links cannot be updated). Not raw_tp/sys_enter: every syscall of the machine would run the
+ * program, and their cheap filtered-out runs would dilute the mean time per run guard watches.
  *
  * Fast-path twin: the callback's twin returns 1, so bpf_loop stops after one call; `short_runs`
  * counts those runs, `full_runs` the complete ones. Returns 0 (raw_tp return values are ignored).
@@ -14,7 +16,6 @@
 #include <bpf/bpf_helpers.h>
 
 __u32 target_tgid;
-__u32 target_nr;
 __u32 work_loops = 1 << 16;
 __u64 seed = 0x9e3779b97f4a7c15ULL;
 __u64 full_runs;
@@ -35,16 +36,14 @@ static long mix_step(__u32 index, void *data)
 	return 0;
 }
 
-SEC("raw_tp/sys_enter")
-int guard_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+SEC("raw_tp/task_rename")
+int guard_rename(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct loop_state st = { .acc = seed, .mul = seed | 1 };
 	__u32 want = work_loops;
 	long done;
 
 	if (!target_tgid || (bpf_get_current_pid_tgid() >> 32) != target_tgid)
-		return 0;
-	if (ctx->args[1] != target_nr)
 		return 0;
 	done = bpf_loop(want, mix_step, &st, 0);
 	result = st.acc;
