@@ -17,7 +17,7 @@ from conftest import require_tool
 from bpfrewrite.elf.reader import read_object
 
 REPO = Path(__file__).resolve().parent.parent
-SCRIPTS = ("large_object.py", "disasm_throughput.py", "termination.py", "twin_cost.py")
+SCRIPTS = ("large_object.py", "disasm_throughput.py", "termination.py", "twin_cost.py", "guard.py")
 BPF_FUNC_MAP_LOOKUP_ELEM = 1  # uapi linux/bpf.h helper ids
 BPF_FUNC_LOOP = 181
 
@@ -177,3 +177,36 @@ def test_twin_cost_table_on_two_objects(kernel):
     assert cells[0][2] == cells[0][3] == "38"  # loop_prog and its twin: the same 38 instructions processed
     assert int(cells[1][3]) < int(cells[1][2])  # may_goto twins leave their loops: fewer insns to verify
     assert cells[2][2] == f"**{int(cells[0][2]) + int(cells[1][2])}**" and cells[2][7].endswith(" us**")
+
+
+@pytest.fixture(scope="module")
+def guard_bench():
+    """benchmarks/guard.py as a module."""
+    added = str(REPO) not in sys.path
+    if added:
+        sys.path.insert(0, str(REPO))
+    yield importlib.import_module("benchmarks.guard")
+    if added:
+        sys.path.remove(str(REPO))
+
+
+def test_guard_benchmark_refuses_non_root(guard_bench, monkeypatch):
+    monkeypatch.setattr(guard_bench.os, "geteuid", lambda: 1000)
+    with pytest.raises(SystemExit) as exc:
+        guard_bench.preflight()
+    assert "root" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_guard_benchmark_docs_block_is_replaced_between_markers(guard_bench, tmp_path):
+    doc = tmp_path / "guard.md"
+    doc.write_text(f"# Title\n\nbefore\n\n{guard_bench.BEGIN}\nold table\n{guard_bench.END}\n\nafter\n")
+    block = f"{guard_bench.BEGIN}\nnew table\n{guard_bench.END}\n"
+    guard_bench.write_docs(block, doc)
+    guard_bench.write_docs(block, doc)  # a rerun replaces, it does not append
+    assert doc.read_text() == f"# Title\n\nbefore\n\n{block}\nafter\n"
+
+
+def test_guard_benchmark_rate_skips_partial_intervals(guard_bench):
+    samples = [{"running": "p", "runs": n} for n in (5, 100, 100, 7)] + [{"running": "q", "runs": 1}]
+    # The middle two 100 ms intervals: 200 runs in 0.2 s.
+    assert guard_bench.rate(samples, "p") == pytest.approx(1000)

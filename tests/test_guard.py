@@ -157,6 +157,9 @@ def test_guard_switches_on_veth(kernel, patched, prog, passing, twin_mark):
     assert MARK_FULL not in marks[marks.index(twin_mark):] if twin_mark in marks else True
     assert len(after) >= 190, "the twin must let frames through (the retval verify --run reports)"
     assert {f[14] for f in after} == {twin_mark}
+    if prog == "guard_xdp":  # it stamps frames with bpf_ktime_get_ns, guard's clock (CLOCK_MONOTONIC)
+        twin_stamps = [int.from_bytes(f[20:28], "little") for f in before_switch + after if f[14] == twin_mark]
+        assert min(twin_stamps) > switched["interval_end_ns"]
     # The per-run time drops by about the factor verify --run measured.
     over = [s["ns_per_run"] for s in samples if s["running"] == prog and s["runs"] and s["ns_per_run"] > BUDGET_NS]
     on_twin = [s["ns_per_run"] for s in samples if s["running"] == f"{prog}__fast" and s["runs"]]

@@ -1,7 +1,6 @@
 """`bpfrewrite guard`: attach a patched object's programs and switch each to its twin over a budget."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -62,6 +61,7 @@ def guard(
         line = render.event_json(event) if as_json else render.event_text(event)
         print(line, flush=True)
 
-    segments = Guard(obj, options, emit, samples=samples).run()
-    print(render.summary_json(segments) if as_json else render.summary_text(segments), flush=True)
-    sys.stdout.flush()
+    runtime = Guard(obj, options, emit, samples=samples)
+    segments = runtime.run()
+    summary = render.summary_json if as_json else render.summary_text
+    print(summary(segments, runtime.intervals, runtime.watch_cpu_ns), flush=True)

@@ -44,8 +44,8 @@ def event_text(event: Event) -> str:
     return text
 
 
-def summary_json(segments: list[Segment]) -> str:
-    """The summary as one JSON line."""
+def summary_json(segments: list[Segment], intervals: int, cpu_ns: int) -> str:
+    """The summary as one JSON line (with guard's own CPU time per interval)."""
     rows = [
         {
             "program": s.program,
@@ -57,10 +57,12 @@ def summary_json(segments: list[Segment]) -> str:
         }
         for s in segments
     ]
-    return json.dumps({"event": "summary", "segments": rows}, sort_keys=True)
+    per_interval = round(cpu_ns / intervals) if intervals else None
+    summary = {"event": "summary", "segments": rows, "intervals": intervals, "cpu_ns_per_interval": per_interval}
+    return json.dumps(summary, sort_keys=True)
 
 
-def summary_text(segments: list[Segment]) -> str:
+def summary_text(segments: list[Segment], intervals: int, cpu_ns: int) -> str:
     """A table: per program, runs and time of the original and twin between switches."""
     header = ["PROGRAM", "RUNNING", "FROM", "TO", "RUNS", "TIME", "TIME/RUN"]
     rows = []
@@ -82,4 +84,6 @@ def summary_text(segments: list[Segment]) -> str:
         "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
         for r in [header, *rows]
     ]
+    if intervals:
+        lines.append(f"guard: {intervals} intervals, {format_ns(cpu_ns / intervals)} CPU per interval")
     return "\n".join(lines)

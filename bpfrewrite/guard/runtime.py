@@ -80,6 +80,7 @@ class Switched:
     intervals_over: int
     method: str
     latency_ns: int
+    interval_end_ns: int  # CLOCK_MONOTONIC (bpf_ktime_get_ns's clock) of the stats read
     restore_in_s: float | None = None
     kind: str = "switch"
 
@@ -130,6 +131,9 @@ def program_twins(path: Path) -> dict[str, str]:
     return twins
 
 
+_STOP_POLL_NS = 50_000_000  # how long `stop` from another thread may wait
+
+
 class _Stop(Exception):
     """Raised by the signal handler to end the sleep between intervals."""
 
@@ -148,7 +152,8 @@ class Guard:
         self._stop = False
         self._sleeping = False
         self._start_ns = 0
-        self.interval_cpu_ns: list[int] = []
+        self.watch_cpu_ns = 0  # CPU time of the watching loop, wake-ups included
+        self.intervals = 0
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -247,9 +252,14 @@ class Guard:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def run(self) -> list[Segment]:
-        """Set up, watch until a signal or the duration ends, tear down; the per-program segments."""
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    def run(self, handle_signals: bool = True) -> list[Segment]:
+        """Set up, watch until a signal, `stop` or the duration ends, tear down; the segments.
+
+        Only the main thread may take SIGINT/SIGTERM; another thread passes handle_signals=False
+        and ends the session with `stop`.
+        """
+        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in signals}
         try:
             self._setup()
             self._watch()
@@ -262,6 +272,10 @@ class Guard:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
+    def stop(self) -> None:
+        """Ask the loop to end after its current interval (from another thread)."""
+        self._stop = True
+
     def _on_signal(self, signum: int, frame: object) -> None:
         self._stop = True
         if self._sleeping:
@@ -271,6 +285,7 @@ class Guard:
         interval = self.options.interval_ns
         end = None if self.options.duration_ns is None else self._start_ns + self.options.duration_ns
         k = 0
+        cpu_start = time.thread_time_ns()
         while not self._stop:
             deadline = self._start_ns + (k + 1) * interval
             if end is not None and deadline > end:
@@ -279,26 +294,29 @@ class Guard:
             if self._stop:
                 break
             k += 1
-            cpu = time.thread_time_ns()
             self._tick(k)
-            self.interval_cpu_ns.append(time.thread_time_ns() - cpu)
             if end is not None and time.monotonic_ns() >= end:
                 break
+        # Everything the loop cost, wake-ups included, per interval.
+        self.watch_cpu_ns = time.thread_time_ns() - cpu_start
+        self.intervals = k
 
     def _sleep_until(self, deadline_ns: int) -> None:
+        # Sleep in slices so `stop` from another thread is seen soon; a signal ends the sleep.
         self._sleeping = True
         try:
             while not self._stop:
                 left = deadline_ns - time.monotonic_ns()
                 if left <= 0:
                     break
-                time.sleep(left / 1e9)
+                time.sleep(min(left, _STOP_POLL_NS) / 1e9)
         except _Stop:
             pass
         finally:
             self._sleeping = False
 
     def _tick(self, k: int) -> None:
+        done = []
         for g in self.guarded:
             now_stats = {p.name: _stats(p) for p in (g.original, g.twin)}
             read_ns = time.monotonic_ns()  # the end of this interval, as far as guard can know it
@@ -306,14 +324,15 @@ class Guard:
             runs = now_stats[running][0] - g.last[running][0]
             run_ns = now_stats[running][1] - g.last[running][1]
             g.last = now_stats
-            if self.samples:
-                self.emit(Sample(self._seconds(read_ns), k, g.name, running, runs, run_ns))
+            done.append(Sample(self._seconds(read_ns), k, g.name, running, runs, run_ns))
             if g.on_twin:
                 if g.restore.due(read_ns):
                     self._switch(g, k, read_ns, runs, run_ns, restore=True)
-                continue
-            if g.trigger.observe(runs, run_ns):
+            elif g.trigger.observe(runs, run_ns):
                 self._switch(g, k, read_ns, runs, run_ns, restore=False)
+        if self.samples:  # after the switches, so printing them never delays one
+            for sample in done:
+                self.emit(sample)
 
     def _switch(self, g: _Guarded, k: int, read_ns: int, runs: int, run_ns: int, restore: bool) -> None:
         old, new = (g.twin, g.original) if restore else (g.original, g.twin)
@@ -349,6 +368,7 @@ class Guard:
                 intervals_over=over,
                 method=g.plan.method,
                 latency_ns=done_ns - read_ns,
+                interval_end_ns=read_ns,
                 restore_in_s=None if delay is None else delay / 1e9,
                 kind="restore" if restore else "switch",
             )

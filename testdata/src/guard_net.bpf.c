@@ -4,7 +4,8 @@
  * count `work_loops` lives in .data, an array map user space rewrites while the program is
  * attached (`bpftool map update`), so a test can push the time per packet over a budget.
  *   guard_xdp  SEC("xdp"): writes a mark into the first byte after the Ethernet header
- *              (0x11 after all iterations, 0xee when bpf_loop ran fewer) and passes the frame.
+ *              (0x11 after all iterations, 0xee when bpf_loop ran fewer) and bpf_ktime_get_ns()
+ *              (CLOCK_MONOTONIC, little-endian) into bytes 20-27, then passes the frame.
  *   guard_tc   SEC("tc"): the same work and mark, on the skb (bpf_skb_store_bytes).
  *
  * Fast-path twin: the callback's twin returns 1, so bpf_loop stops after one call and the twin
@@ -21,6 +22,7 @@
 #define MARK_FULL 0x11
 #define MARK_SHORT 0xee
 #define ETH_HLEN 14
+#define STAMP_OFF 20 /* after the mark (14) and the sender's sequence number (15-18) */
 
 __u32 work_loops = 1 << 16;
 __u64 seed = 0x9e3779b97f4a7c15ULL;
@@ -65,8 +67,10 @@ int guard_xdp(struct xdp_md *ctx)
 	__u8 *data = (void *)(long)ctx->data;
 	__u8 *end = (void *)(long)ctx->data_end;
 
-	if (data + ETH_HLEN + 1 <= end)
+	if (data + STAMP_OFF + sizeof(__u64) <= end) {
 		data[ETH_HLEN] = mark;
+		__builtin_memcpy(data + STAMP_OFF, &(__u64){ bpf_ktime_get_ns() }, sizeof(__u64));
+	}
 	return XDP_PASS;
 }
 
