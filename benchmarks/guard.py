@@ -205,7 +205,7 @@ def plot(samples, switch, path: Path = PLOT) -> None:
     ax.axvline(switch["time_s"], color="black", lw=1, label="switch (link update)")
     ax.set_yscale("log")
     ax.set_xlabel("seconds since attach")
-    ax.set_ylabel("mean time per run, per 100 ms interval (ns)")
+    ax.set_ylabel("ns per run (interval mean)")
     ax.legend(fontsize=7, loc="center right")
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})

@@ -160,12 +160,17 @@ def test_guard_switches_on_veth(kernel, patched, prog, passing, twin_mark):
     if prog == "guard_xdp":  # it stamps frames with bpf_ktime_get_ns, guard's clock (CLOCK_MONOTONIC)
         twin_stamps = [int.from_bytes(f[20:28], "little") for f in before_switch + after if f[14] == twin_mark]
         assert min(twin_stamps) > switched["interval_end_ns"]
-    # The per-run time drops by about the factor verify --run measured.
+    # The per-run time drops by about the factor verify --run measured: the original's time is
+    # its test-run time (the same work), the twin's is its test-run time plus what a real
+    # invocation adds to a program of ~100 ns (stats clock reads, a cold skb or frame).
     over = [s["ns_per_run"] for s in samples if s["running"] == prog and s["runs"] and s["ns_per_run"] > BUDGET_NS]
     on_twin = [s["ns_per_run"] for s in samples if s["running"] == f"{prog}__fast" and s["runs"]]
     assert on_twin, samples
-    measured = statistics.median(over) / statistics.median(on_twin)
-    assert factor / 10 < measured < factor * 10, (measured, factor)
+    real_original, real_twin = statistics.median(over), statistics.median(on_twin)
+    figures = (real_original, real_twin, original.duration_ns, twin.duration_ns)
+    assert 0.5 < real_original / original.duration_ns < 2, figures
+    assert real_twin < twin.duration_ns + 2_000, figures
+    assert real_original / real_twin > factor / 20, figures
     summary = next(e for e in guard.seen if e["event"] == "summary")
     segments = [(s["running"], s["runs"]) for s in summary["segments"]]
     assert [name for name, _ in segments] == [prog, f"{prog}__fast"]
@@ -239,6 +244,7 @@ def test_guard_switches_raw_tracepoint_and_restores(kernel, patched, own_name):
             _rename(0.05)
             second = guard.wait_for("switch", 0.001)
         assert second is not None
+        _rename(0.2)  # runs for the last segment, the twin's
     finally:
         code, stderr = guard.stop()
     assert code == 0, stderr

@@ -120,12 +120,14 @@ class _Guarded:
 
 
 def program_twins(path: Path) -> dict[str, str]:
-    """The twin of each original program, from the object's .bpfrewrite report (read once)."""
+    """The twin of each original program: the record when there is one, else the twins' shape."""
     from bpfrewrite.elf.reader import read_object
-    from passes.transforms.fastpath import read_report
+    from passes.transforms.fastpath import TWIN_SUFFIX, twin_names
 
-    report = read_report(read_object(path))
-    twins = {t["original"]: t["twin"] for t in (report or {}).get("twins", ()) if t.get("program")}
+    obj = read_object(path)
+    programs = [f.name for f in obj.functions if f.is_program]  # object order: attach order
+    names = twin_names(obj)
+    twins = {p: p + TWIN_SUFFIX for p in programs if p + TWIN_SUFFIX in names}
     if not twins:
         raise BpfrewriteError(f"{path}: has no fast-path twins: write them with `bpfrewrite patch` first")
     return twins
