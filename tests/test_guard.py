@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import ctypes
-import signal
 import statistics
 import subprocess
 import sys
