@@ -1,7 +1,7 @@
 # One entry point for a fresh machine: `make demo` and `make test` install what they need first.
 PYTHON ?= python3
 CLANG ?= clang-19
-APT_PACKAGES := clang-19 llvm-19 libbpf-dev bpftool graphviz linux-libc-dev libcap2-bin
+APT_PACKAGES := clang-19 llvm-19 libbpf-dev bpftool graphviz linux-libc-dev libcap2-bin iproute2
 BPF_CFLAGS := -target bpf -O2 -g -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -Itestdata/include
 
 TESTDATA_SRC := $(wildcard testdata/src/*.bpf.c)
