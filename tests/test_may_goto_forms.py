@@ -84,13 +84,83 @@ def test_liveness_at_the_exit_of_the_issue_loop() -> None:
     assert {rd.locs.name(loc) for loc in live.live_at_block(cfg.block_of[0])} == {"r1", "r10"}
 
 
-def test_a_back_edge_whose_exit_state_differs_is_refused(tmp_path: Path) -> None:
-    """`last` is read after the loop and set again after the may_goto: no form applies, a problem."""
+def test_a_fall_through_back_edge_is_refused(tmp_path: Path) -> None:
+    """The lint fixture: the end of the body falls through into the loop head (slot 18); no form applies."""
     obj = read_object(TESTDATA / "lint" / "may_goto_undecided.bpf.o")
     (site,) = AnalysisManager(obj).get(FastPathPlan, obj.function("may_goto_undecided")).may_gotos
-    assert site.form == "keep" and site.back_edges == () and site.unhandled
-    assert "holds a value the may_goto never sees at the back edge (slot 19)" in site.why
+    assert site.unhandled and [why for _, why in site.refusals] == [
+        "the back edge from slot 17 to the loop head at slot 18 is a fall-through, which no same-width jump "
+        "can redirect"]
     result = patch_object(TESTDATA / "lint" / "may_goto_undecided.bpf.o", tmp_path / "u.o")
+    assert [p.message.split(":")[0] for p in result.problems] == ["may_goto kept for an outer loop"]
+
+
+_HEADER = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n"
+
+# x is read after the loop and stored again after the may_goto: the back edge brings a value the
+# may_goto never saw, but a plain number on both paths (mul, add on a stack slot), so it is taken.
+NUMBERS = _HEADER + """
+SEC("tc")
+int numbers(struct __sk_buff *skb)
+{
+	volatile __u64 x = skb->len;
+
+	for (;;) {
+		x = x * 3 + 1;
+		asm volatile goto("may_goto %l[out]" :::: out);
+		x = x + 5;
+	}
+out:
+	return x & 0xff;
+}
+"""
+
+# `last`, read after the loop, is loaded from a map after the may_goto (and used by the next
+# iteration): a load through a pointer other than
+# r10 may give a pointer (a kptr field), so the back edge is refused and the site reported.
+LOADED = _HEADER + """
+__u64 vals[4];
+__u64 total;
+
+SEC("tc")
+int loaded(struct __sk_buff *skb)
+{
+	__u32 i = skb->len;
+	__u64 last = 0;
+
+	for (;;) {
+		last = last * 3 + vals[i & 3];
+		asm volatile goto("may_goto %l[out]" :::: out);
+		last = vals[(i + 1) & 3];
+		i++;
+	}
+out:
+	total = last;
+	return 0;
+}
+"""
+
+
+def test_plain_numbers_on_both_paths_are_accepted_and_load(tmp_path: Path, compile_bpf, kernel) -> None:
+    from bpfrewrite.kernel.runner import verify_object
+
+    obj = compile_bpf(tmp_path, NUMBERS, "numbers")
+    result = patch_object(obj, tmp_path / "n.o")
+    assert result.problems == [] and {s.action for s in result.sites} == {"back-edge"}
+    results = {r.name: r for r in verify_object(tmp_path / "n.o", run=True, repeat=5)}
+    assert results["numbers__fast"].accepted, results["numbers__fast"].message
+    assert results["numbers__fast"].retval == (64 * 3 + 1) & 0xFF  # one iteration, left at the back edge
+    assert results["numbers"].duration_ns >= 1000 * results["numbers__fast"].duration_ns
+
+
+def test_a_value_that_may_be_a_pointer_is_refused(tmp_path: Path, compile_bpf) -> None:
+    obj = compile_bpf(tmp_path, LOADED, "loaded")
+    model = read_object(obj)
+    (site,) = AnalysisManager(model).get(FastPathPlan, model.function("loaded")).may_gotos
+    assert site.form == "keep" and site.unhandled
+    assert "holds a value the may_goto never sees at the back edge" in site.why
+    assert "not a plain number on both paths" in site.why
+    result = patch_object(obj, tmp_path / "l.o")
     assert [p.message.split(":")[0] for p in result.problems] == ["may_goto kept"]
 
 

@@ -18,8 +18,8 @@ site. Decisions, per site:
   may_goto's exit, so the twin runs at most one iteration and leaves by the path the program takes
   when may_goto fires. That path was verified with the state at the may_goto; the back edge brings
   the state at the end of the iteration instead, so it is taken only when every register and stack
-  slot live at the exit has, at the back edge, only definitions that also reach the may_goto (none
-  undefined there, none made only after it). Form "keep", a problem, when neither applies.
+  slot live at the exit has, at the back edge, only definitions that also reach the may_goto, or is
+  a plain number on both paths (never undefined). Form "keep", a problem, when none applies.
 - exits of a callback of an iterating helper: each definition of r0 reaching an exit, rewritable
   to `r0 = 1` in place, or a problem saying why not.
 """
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from bpfrewrite.model import Function, calls_kfunc
 from passes.analysis.callgraph import CallGraph
-from passes.analysis.dataflow import ENTRY, Dataflow
+from passes.analysis.dataflow import ENTRY, FP, NREGS, Dataflow
 from passes.manager import Analysis, register
 
 RETURN_STOP = 1  # what a callback of bpf_loop / for_each / user_ringbuf_drain returns to stop
@@ -63,6 +63,7 @@ class MayGotoSite:
     leaves: frozenset[int] = frozenset()  # header blocks of the loops the twin leaves through this site
     why: str = ""  # why this form (for keep: why neither other form applies)
     unhandled: tuple[int, ...] = ()  # header blocks of guarded loops the twin still cannot leave
+    refusals: tuple[tuple[int, str], ...] = ()  # (header block, why its back edges stay) per unhandled loop
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ def _may_goto_sites(am, func: Function, flow, stubbed: dict[int, int]) -> list[M
             continue
         edges: list[int] = []
         done: set[int] = set()
-        refused: list[str] = []
+        refused: list[tuple[int, str]] = []
         live = am.get(Liveness, func).live_at_block(exit_block)
         for lp in guarded:
             if lp.header in handled:
@@ -221,15 +222,15 @@ def _may_goto_sites(am, func: Function, flow, stubbed: dict[int, int]) -> list[M
             for j in jumps:
                 why = why or _state_differs(flow, live, j, index, target, slots)
             if why is not None:
-                refused.append(why)
+                refused.append((lp.header, why))
                 continue
             edges.extend(jumps)
             done.add(lp.header)
             handled[lp.header] = index
         unhandled = tuple(sorted(leaves - done))
         if not done:
-            out.append(MayGotoSite(index, target=target, unhandled=unhandled,
-                                   why="no register holds a known constant here, and " + "; ".join(refused)))
+            out.append(MayGotoSite(index, target=target, unhandled=unhandled, refusals=tuple(refused),
+                                   why="no register holds a known constant here, and " + "; ".join(r for _, r in refused)))
             continue
         first = slots[0]
         at = ", ".join(str(slots[j] - first) for j in sorted(edges))
@@ -238,9 +239,9 @@ def _may_goto_sites(am, func: Function, flow, stubbed: dict[int, int]) -> list[M
                f"{slots[target] - first}), so the twin runs at most one iteration"
                if edges else "its loops are left through the back edges of another may_goto")
         if refused:
-            why += "; an outer loop is not left: " + "; ".join(refused)
+            why += "; a loop around it is not left: " + "; ".join(r for _, r in refused)
         out.append(MayGotoSite(index, None, 0, False, "back-edge", target, tuple(sorted(edges)),
-                               frozenset(done), why, unhandled))
+                               frozenset(done), why, unhandled, tuple(refused)))
     return out
 
 
@@ -279,8 +280,8 @@ def _back_edge_jumps(cfg, loop) -> tuple[list[int], str | None]:
         j = cfg.blocks[latch].last
         insn = cfg.func.insns[j]
         if not (insn.is_uncond_jump or insn.is_cond_jump) or cfg.targets.get(j) != header_start:
-            return [], (f"the back edge into the loop at slot {cfg.slots[header_start] - first} is a fall-through "
-                        f"(after slot {cfg.slots[j] - first}), which no same-width jump can redirect")
+            return [], (f"the back edge from slot {cfg.slots[j] - first} to the loop head at slot "
+                        f"{cfg.slots[header_start] - first} is a fall-through, which no same-width jump can redirect")
         jumps.append(j)
     return jumps, None
 
@@ -289,13 +290,79 @@ def _state_differs(flow, live: list[int], jump: int, may_goto: int, target: int,
     """Why the exit path, entered from jump instead of may_goto, may see a state it was not verified with."""
     first = slots[0]
     for loc in live:
-        extra = set(flow.reaching(jump, loc)) - set(flow.reaching(may_goto, loc))
-        if extra:
+        at_may_goto = set(flow.reaching(may_goto, loc))
+        extra = set(flow.reaching(jump, loc)) - at_may_goto
+        # A plain number on both paths is the same kind of value to the verifier (its range aside).
+        if extra and (ENTRY in extra or not _only_scalars(flow, extra | at_may_goto, loc)):
             name = flow.locs.name(loc)
             what = "may be undefined" if ENTRY in extra else "holds a value the may_goto never sees"
             return (f"{name}, read after the exit (slot {slots[target] - first}), {what} at the back edge "
-                    f"(slot {slots[jump] - first})")
+                    f"(slot {slots[jump] - first}), and it is not a plain number on both paths")
     return None
+
+
+_ALU64, _ALU32, _LDX, _ST, _STX = 0x07, 0x04, 0x01, 0x02, 0x03
+_ADD, _SUB, _MOV = 0x00, 0x10, 0xB0
+
+
+def _only_scalars(flow, defs: set[int], loc: int) -> bool:
+    """Do the definitions of loc in defs all write plain numbers (never a pointer, never nothing)?
+
+    Followed back through reaching definitions: a value is a number when every value it is made
+    from is. Instructions the verifier refuses on pointers (mul, and, shifts, 32-bit ALU, ...)
+    always give numbers; add, sub and moves give one when their operands are; a load from the
+    stack gives what was stored there; other loads, calls and the function's entry are unknown.
+    Each (definition, location) is visited once per query, so a cycle counts as numbers when
+    everything that enters it does.
+    """
+    insns, locs = flow.insns, flow.locs
+    todo = [(d, loc) for d in defs]
+    seen: set[tuple[int, int]] = set()
+    while todo:
+        d, where = todo.pop()
+        if (d, where) in seen:
+            continue
+        seen.add((d, where))
+        if d == ENTRY:
+            return False
+        insn = insns[d]
+        cls, op = insn.code & 0x07, insn.code & 0xF0
+        needs: list[tuple[int, int]] = []  # (instruction whose inputs count, register or slot read there)
+        if where >= NREGS:  # a stack slot: what the store at d wrote
+            if cls == _ST and op == 0x60:
+                continue  # an immediate
+            if cls != _STX or op != 0x60 or insn.dst != FP:
+                return False  # an atomic, a store through another pointer, a call clobbering it
+            needs.append((d, insn.src))
+        elif cls == _ALU32:
+            continue  # 32-bit ALU on a pointer is refused
+        elif cls == _ALU64:
+            if op == _MOV:
+                if insn.code & 0x08 and insn.off == 0:
+                    needs.append((d, insn.src))
+            elif op in (_ADD, _SUB):
+                needs.append((d, insn.dst))
+                if insn.code & 0x08:
+                    needs.append((d, insn.src))
+            # any other op on a pointer is refused: a number
+        elif insn.is_ld_imm64:
+            if insn.src != 0 or insn.ref is not None:
+                return False  # a map, a function, a kfunc address
+        elif cls == _LDX and op in (0x60, 0x80):
+            base, off, size = insn.src, insn.off, {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}[insn.code & 0x18]
+            if base != FP:
+                return False  # context fields and map values may hold pointers
+            if size == 8:
+                slot = locs.index.get((off, 8))
+                if slot is None:
+                    return False
+                needs.append((d, slot))
+            # a narrower fill of a spilled pointer is refused: a number
+        else:
+            return False
+        for at, source in needs:
+            todo.extend((def_index, source) for def_index in flow.reaching(at, source))
+    return True
 
 
 def _return_sites(func: Function, flow, stubbed: dict[int, int], also: str | None) -> list[ReturnSite]:

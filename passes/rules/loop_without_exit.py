@@ -105,12 +105,12 @@ class LoopWithoutExit(Rule):
                 count = f" (it runs up to {loop.bound} times)" if loop.bound is not None else ""
                 stubbed = sorted({site.callee for site in plan.calls if site.action == "stub"
                                   and cfg.block_of[site.index] in loop.blocks})
-                why = [s.why for s in plan.may_gotos if s.index in loop.may_gotos and loop.header in s.unhandled]
+                why = [r for s in plan.may_gotos if s.index in loop.may_gotos for h, r in s.refusals if h == loop.header]
                 if loop.may_gotos:
                     message = (f"the fast path cannot make this loop's may_goto leave it"
-                               f"{': ' + why[0] if why else ''}{count}")
-                    help = ("end the loop body with a jump back to the loop head, keep the values read after "
-                            "the loop unchanged after the may_goto, or set a register to a constant before the "
+                               f"{': no register holds a known constant at it, and ' + why[0] if why else ''}{count}")
+                    help = ("end the loop body with a jump back to the loop head, read after the loop only plain "
+                            "numbers or values the may_goto also sees, or set a register to a constant before the "
                             "loop that stays unchanged in it (the twin turns may_goto into `if rK == c goto`)")
                 elif stubbed:
                     message = (f"loop has no iterator or may_goto, and a failure of {', '.join(stubbed)} "

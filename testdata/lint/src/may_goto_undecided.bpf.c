@@ -1,34 +1,31 @@
 /* may_goto_undecided.bpf.c - a may_goto loop the fast path cannot make its twin leave.
  *
  * No register holds one known constant on every path to the may_goto, so it cannot become a
- * constant compare; and `last`, read after the loop, is set again after the may_goto, so at the
- * loop's back edge it holds a value the may_goto's exit path was never verified with: the back
- * edge is not retargeted either. The twin keeps may_goto and runs until its budget: patch
- * reports a problem and loop-without-exit reports the loop.
+ * constant compare; the code after it is reached only through it, so it cannot become a plain
+ * `goto`; and clang-19 enters this loop through a block shared with the initialisation of m
+ * (`m = 0` and `m = m + 1` store the same slot), which the end of the body reaches by falling
+ * through: no same-width jump can redirect that back edge. The twin keeps may_goto and runs
+ * until its budget: patch reports a problem and loop-without-exit reports the loop.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-__u32 nr_outer = 1000;
-__u64 total;
-
 SEC("xdp")
 int may_goto_undecided(struct xdp_md *ctx)
 {
-	__u64 s = 0, last = 0;
-	__u32 i = 0;
-	__u32 lim = nr_outer;
+	volatile __u64 x = ctx->ingress_ifindex;
+	volatile __u32 n = 0, m = 0;
 
-	while (i < lim) {
-		last = i * 7;
+	for (;;) {
+		n = n + 1;
+		x = x * 3 + 1;
 		asm volatile goto("may_goto %l[out]" :::: out);
-		last = last ^ s;
-		s += last;
-		i++;
+		if (x & 2)
+			continue;
+		m = m + 1;
 	}
 out:
-	total = s + last;
-	return XDP_PASS;
+	return n == 1 ? XDP_DROP : XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";
