@@ -54,16 +54,40 @@ def print_function(name: str, func) -> None:
 
 
 def render_report(result) -> Iterator[str]:
-    """The site decisions as an aligned text table."""
+    """The site decisions as an aligned text table, then each program's verdict and its twin's."""
     rows = [("FUNCTION", "SLOT", "ACTION", "CALLEE", "VALUE", "REASON")]
     for s in result.sites:
         rows.append((s.twin, str(s.slot), s.action, s.callee or "-", "-" if s.value is None else str(s.value), s.reason))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for r in rows:
-        yield "  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5]
+    yield from _table(rows)
     yield ""
+    if result.verdicts:
+        yield from render_verdicts([(o.name, o.prog_type, vo, vt) for o, _, vo, vt in result.verdicts])
+        yield ""
     yield ", ".join(_count(n, word) for n, word in
                     ((len(result.pairs), "twin"), (len(result.sites), "site"), (len(result.problems), "problem")))
+
+
+def render_verdicts(rows_in) -> Iterator[str]:
+    """(program, type, original verdict, twin verdict) rows as a table of return values, named."""
+    from passes.verdicts import can_drop, fails_closed
+
+    rows = [("PROGRAM", "TYPE", "RETURNS", "TWIN RETURNS", "NOTE")]
+    for name, prog_type, original, twin in rows_in:
+        if fails_closed(original, twin):
+            note = "fails closed: the twin only drops"
+        elif can_drop(twin) and not can_drop(original):
+            note = "the twin may drop, the original never does"
+        else:
+            note = "-"
+        rows.append((name, prog_type or "-", original.text(), twin.text(), note))
+    yield from _table(rows)
+
+
+def _table(rows) -> Iterator[str]:
+    """Rows left-aligned in columns two spaces apart (the last column is not padded)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        yield "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1]
 
 
 def _count(n: int, word: str) -> str:

@@ -71,6 +71,7 @@ BUILTIN_MODULES = (
     "passes.analysis.loops",
     "passes.analysis.callgraph",
     "passes.analysis.fastpath_plan",
+    "passes.analysis.return_values",
     "passes.transforms",
     "passes.rules.calls",
     "passes.rules.positions",

@@ -53,7 +53,7 @@ int ok(struct __sk_buff *skb)
 """ + LICENSE
 
 REQUIRED_KEYS = {"name", "section", "accepted", "verified_insns"}
-OPTIONAL_KEYS = {"message", "file", "line", "retval", "duration_ns", "twin_of", "total_states", "peak_states",
+OPTIONAL_KEYS = {"message", "file", "line", "retval", "retval_name", "duration_ns", "twin_of", "total_states", "peak_states",
                  "max_states_per_insn", "verification_us"}
 STATS_KEYS = {"total_states", "peak_states", "max_states_per_insn", "verification_us"}
 

@@ -60,6 +60,8 @@ TRIGGERS = [
      ["store_and_return", "bpf_loop"]),
     ("fast-path-keeps-helper", TESTDATA / "ringbuf.bpf.o", "bpf_ringbuf_submit(e, 0)", None, ["bpf_ringbuf_submit"]),
     ("fast-path-keeps-helper", TESTDATA / "ringbuf.bpf.o", "bpf_ringbuf_discard(e, 0)", None, ["bpf_ringbuf_discard"]),
+    ("twin-fails-closed", LINT / "xdp_fails_closed.bpf.o", "if (!cfg)", "!cfg",
+     ["fail_closed", "0 (XDP_ABORTED)", "2 (XDP_PASS)", "fails closed"]),
 ]
 
 # (rule, object): the rule must report nothing.
@@ -86,6 +88,8 @@ QUIET = [
     ("callback-cannot-stop", TESTDATA / "callback_computed_ret.bpf.o"),  # `r0 = 1` / `r0 = 0` only feed exit
     ("callback-cannot-stop", TESTDATA / "loop.bpf.o"),
     ("fast-path-keeps-helper", LINT / "loop_lookup_break.bpf.o"),  # the lookup is stubbed
+    ("twin-fails-closed", TESTDATA / "loop.bpf.o"),  # bpf_loop's result is unknown: the twin may pass
+    ("twin-fails-closed", TESTDATA / "global_func_tags.bpf.o"),  # nothing stubbed: same verdict
 ]
 
 

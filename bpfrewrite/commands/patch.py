@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
         src: Path = typer.Argument(..., help="BPF object to patch (clang -target bpf -g)."),
         dst: Path = typer.Argument(None, help="Where to write the patched object."),
         in_place: bool = typer.Option(False, "--in-place", help="Overwrite SRC (atomically) instead of writing DST."),
-        report: bool = typer.Option(False, "--report", help="Print every site decision (stub, keep, goto, back-edge, return)."),
+        report: bool = typer.Option(False, "--report", help="Print every site decision (stub, keep, goto, back-edge, return), then what each program and its twin can return, named for the program type."),
         fmt: str = typer.Option("text", "--format", help="Report format: text or json."),
         strict: bool = typer.Option(False, "--strict", help="Exit 1, writing nothing, if a twin cannot be made fast in place."),
         print_after: list[str] = typer.Option([], "--print-after", help="Print on stderr each twin this transform ran on (repeatable): fastpath-stub-calls, fastpath-may-goto, fastpath-callback-stop."),

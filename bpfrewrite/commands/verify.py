@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 def verify(
     obj: Optional[Path] = typer.Argument(None, help="A clang-built BPF object (.bpf.o).", show_default=False),
     prog: Optional[str] = typer.Option(None, "--prog", help="Only this program (function name)."),
-    run: bool = typer.Option(False, "--run", help="Test-run accepted programs (PROG_TEST_RUN)."),
+    run: bool = typer.Option(False, "--run", help="Test-run accepted programs (PROG_TEST_RUN); the return value is named for the program type (2 (XDP_PASS))."),
     data: Optional[Path] = typer.Option(
         None, "--data", help="Test-run input: a packet (default 64 zero bytes) or raw_tp args."
     ),
@@ -111,8 +111,8 @@ def render_json(results: list[ProgResult]) -> str:
             "accepted": r.accepted,
             "verified_insns": r.verified_insns,
         }
-        for key in ("message", "file", "line", "retval", "duration_ns", "twin_of", "total_states", "peak_states",
-                    "max_states_per_insn", "verification_us"):
+        for key in ("message", "file", "line", "retval", "retval_name", "duration_ns", "twin_of", "total_states",
+                    "peak_states", "max_states_per_insn", "verification_us"):
             value = getattr(r, key)
             if value is not None:
                 entry[key] = value
@@ -164,7 +164,7 @@ def render_text(results: list[ProgResult], run: bool) -> str:
             "-" if r.verification_us is None else format_duration(r.verification_us * 1000),
         ]
         if run:
-            row += ["-" if r.retval is None else str(r.retval), format_duration(r.duration_ns)]
+            row += [_retval_text(r), format_duration(r.duration_ns)]
         rows.append(row)
         notes.append(_notes(r))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -191,6 +191,13 @@ def render_text(results: list[ProgResult], run: bool) -> str:
     if cost is not None:
         out.append(render_twin_cost(cost))
     return "\n".join(out) + "\n"
+
+
+def _retval_text(r: ProgResult) -> str:
+    """The return value, with its name for the program type beside it: `2 (XDP_PASS)`."""
+    if r.retval is None:
+        return "-"
+    return f"{r.retval} ({r.retval_name})" if r.retval_name else str(r.retval)
 
 
 def _twin_note(r: ProgResult, original: ProgResult | None) -> str | None:

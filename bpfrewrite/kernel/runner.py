@@ -74,6 +74,14 @@ class ProgResult:
     peak_states: int | None = None
     max_states_per_insn: int | None = None
     verification_us: int | None = None
+    prog_type: str | None = None  # libbpf's name of the type the program loaded as ("xdp")
+
+    @property
+    def retval_name(self) -> str | None:
+        """The name of the return value for the program type ("XDP_PASS"), if it has one."""
+        from bpfrewrite.kernel.return_codes import name
+
+        return None if self.retval is None else name(self.prog_type, self.retval)
 
     @property
     def where(self) -> str | None:
@@ -265,6 +273,7 @@ class _Loader:
             section=self.sections[name],
             accepted=True,
             verified_insns=libbpf.verified_insns(program.fd),
+            prog_type=libbpf.prog_type_name(program.prog_type),
         )
         if self.run and wanted:
             _test_run(result, program, self.data, self.repeat)

@@ -8,6 +8,7 @@ from passes.rules.long_running_helper import LongRunningHelper
 from passes.rules.loop_without_exit import LoopWithoutExit
 from passes.rules.non_terminable_helper import NonTerminableHelper
 from passes.rules.spin_lock_not_terminable import SpinLockNotTerminable
+from passes.rules.twin_fails_closed import TwinFailsClosed
 from passes.rules.unchecked_acquire_result import UncheckedAcquireResult
 from passes.rules.unchecked_lock_result import UncheckedLockResult
 
@@ -20,4 +21,5 @@ RULES: dict[str, type[Rule]] = {
     "loop-without-exit": LoopWithoutExit,
     "callback-cannot-stop": CallbackCannotStop,
     "fast-path-keeps-helper": FastPathKeepsHelper,
+    "twin-fails-closed": TwinFailsClosed,
 }

@@ -29,10 +29,12 @@ from passes.analysis.cfg import CFG
 from passes.analysis.dataflow import Dataflow
 from passes.analysis.fastpath_plan import RETURN_STOP, FastPathPlan
 from passes.manager import AnalysisManager, PassManager, Transform, register
+from passes.verdicts import verdict_of
 
 TWIN_SUFFIX = "__fast"
 REPORT_SECTION = ".bpfrewrite"
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2 added "verdicts"; version 1 records (no verdicts) are still read
+READABLE_VERSIONS = (1, 2)
 SHT_STRTAB = 3
 
 
@@ -72,6 +74,8 @@ class PatchResult:
     pairs: list[tuple[Function, Function]] = field(default_factory=list)
     sites: list[Site] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # (original program, twin, original's verdict, twin's verdict), programs only
+    verdicts: list[tuple[Function, Function, object, object]] = field(default_factory=list)
 
     def report(self) -> dict:
         """The machine-readable report (also written to the .bpfrewrite section)."""
@@ -83,6 +87,10 @@ class PatchResult:
             ],
             "sites": [s.as_dict() for s in self.sites],
             "problems": [dataclasses.asdict(p) for p in self.problems],
+            "verdicts": [
+                {"program": o.name, "twin": t.name, "type": o.prog_type, "original": vo.as_dict(), "fast": vt.as_dict()}
+                for o, t, vo, vt in self.verdicts
+            ],
         }
 
 
@@ -116,6 +124,7 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
     callbacks = [t for o, t in twins.items() if am.get(FastPathPlan, o).iterated_by is not None]
     pm.run(ForceCallbackStop(originals, result), callbacks)
     result.sites.sort(key=lambda s: (s.twin, -1 if s.slot is None else s.slot))
+    result.verdicts = [(o, t, verdict_of(am, o), verdict_of(am, t)) for o, t in result.pairs if o.is_program]
     _write_report_section(obj, result)
     return result
 
@@ -394,7 +403,7 @@ def read_report(obj: Object) -> dict | None:
     sec = obj.section(REPORT_SECTION)
     if sec is None:
         return None
-    merged: dict = {"version": REPORT_VERSION, "twins": [], "sites": [], "problems": []}
+    merged: dict = {"version": REPORT_VERSION, "twins": [], "sites": [], "problems": [], "verdicts": []}
     # One JSON document per NUL- or newline-separated chunk: the string-table form written since
     # schema 1's loader-quiet change, and the older PROGBITS form (JSON lines, concatenated by the linker).
     for line in re.split(rb"[\0\n]", sec.data):
@@ -404,9 +413,9 @@ def read_report(obj: Object) -> dict | None:
             report = json.loads(line)
         except ValueError:
             raise BpfrewriteError(f"{obj.path}: the {REPORT_SECTION} section is not bpfrewrite's JSON report") from None
-        if not isinstance(report, dict) or report.get("version") != REPORT_VERSION:
+        if not isinstance(report, dict) or report.get("version") not in READABLE_VERSIONS:
             raise BpfrewriteError(f"{obj.path}: unknown {REPORT_SECTION} report version")
-        for key in ("twins", "sites", "problems"):
+        for key in ("twins", "sites", "problems", "verdicts"):
             merged[key].extend(report.get(key, ()))
     return merged
 
