@@ -103,23 +103,24 @@ def verdict_of(am, func: Function, twin_plan: bool = False) -> Verdict:
 
 
 def twin_verdicts(obj: Object, am=None) -> dict[str, tuple[Verdict, Verdict]]:
-    """{program: (original's verdict, twin's verdict)} for every program of obj.
+    """{program: (original's verdict, twin's verdict)} for every program of obj that has a twin.
 
-    In a patched object the twin's verdict is read from the twin's code; in an unpatched one,
-    from the original with the fast-path plan applied (what `patch` would write).
+    In a patched object (twins found as `twin_names` finds them: the record, or their shape after
+    libbpf's linker) the twin's verdict is read from the twin's code; in an unpatched one, every
+    program's twin verdict is read from the original with the fast-path plan applied (what `patch`
+    would write).
     """
     from passes.manager import AnalysisManager
-    from passes.transforms.fastpath import read_report
+    from passes.transforms.fastpath import TWIN_SUFFIX, twin_names
 
     am = am or AnalysisManager(obj)
-    report = read_report(obj)
+    twins = twin_names(obj)
     out: dict[str, tuple[Verdict, Verdict]] = {}
-    if report is not None:
-        for pair in report["twins"]:
-            orig, twin = obj.function(pair["original"]), obj.function(pair["twin"])
-            if pair.get("program") and orig is not None and twin is not None:
-                out[orig.name] = (verdict_of(am, orig), verdict_of(am, twin))
-        return out
     for prog in obj.programs:
-        out[prog.name] = (verdict_of(am, prog), verdict_of(am, prog, twin_plan=True))
+        if not twins:
+            out[prog.name] = (verdict_of(am, prog), verdict_of(am, prog, twin_plan=True))
+            continue
+        twin = obj.function(prog.name + TWIN_SUFFIX)
+        if prog.name not in twins and twin is not None and twin.name in twins:
+            out[prog.name] = (verdict_of(am, prog), verdict_of(am, twin))
     return out

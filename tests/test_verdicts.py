@@ -226,6 +226,24 @@ def test_old_records_are_still_read(tmp_path: Path) -> None:
         read_report(obj)
 
 
+def test_linked_patched_object_keeps_its_twin_verdicts(patched, tmp_path: Path) -> None:
+    """libbpf's static linker drops the record; the twins are found by their shape instead."""
+    require_tool("bpftool")
+    out = patched[FIXTURE.name][0]
+    linked = tmp_path / "linked.o"
+    subprocess.run(["bpftool", "gen", "object", str(linked), str(out)], check=True, capture_output=True)
+    obj = read_object(linked)
+    assert obj.section(REPORT_SECTION) is None
+    assert twin_verdicts(obj) == twin_verdicts(read_object(out))
+    assert set(twin_verdicts(obj)) == {"fail_closed", "fail_open"}
+
+
+def test_program_patched_without_twin_has_no_pair(tmp_path: Path) -> None:
+    out = tmp_path / "one.o"
+    patch_object(FIXTURE, out, programs=("fail_open",))
+    assert set(twin_verdicts(read_object(out))) == {"fail_open"}
+
+
 def test_verify_run_names_return_values(patched, kernel) -> None:
     out = patched[FIXTURE.name][0]
     proc = _cli("verify", str(out), "--run")
