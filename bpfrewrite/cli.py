@@ -13,7 +13,7 @@ from bpfrewrite.errors import BpfrewriteError
 
 app = typer.Typer(
     name="bpfrewrite",
-    help="Lint BPF objects for early termination, draw their CFGs, and write fast-path twins.",
+    help="Lint BPF objects for early termination, draw their CFGs, and write twins (termination fast paths).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -126,7 +126,7 @@ R_RELEASE = (
 )
 R_VERDICT = (
     "Returns a verdict or action code, not an errno, and its failure value depends on the program "
-    "type; the call is cheap, so the fast path keeps it."
+    "type; the call is cheap, so the twin keeps it."
 )
 # Any call that takes a callback: stubbing it leaves the callback unvisited, opt_remove_dead_code
 # drops it, and jit_subprogs then finds no subprogram for the callback's ld_imm64 whenever
@@ -276,7 +276,7 @@ CURATED_HELPERS: dict[str, dict] = {
                       "documented and means no callback will run later.",
                       f"{HELPERS_C} bpf_timer_start_proto (RET_INTEGER)", fail="-EINVAL"),
     "timer_cancel": _h("keep", "Cancels earlier arming and may wait for a running callback; like a "
-                       "release, this cleanup must still happen on the fast path.",
+                       "release, this cleanup must still happen in the twin.",
                        f"{HELPERS_C} bpf_timer_cancel (hrtimer_cancel waits for the callback)",
                        roles=("long_running",)),
     "tail_call": _h("stub", "Void to the verifier, which always explores the fall-through taken "
@@ -626,7 +626,7 @@ def build_from_files(bpf_h: Path = BPF_H, defs_h: Path = DEFS_H) -> tuple[str, s
 
 def render_markdown(helpers_json: str, kfuncs_json: str) -> str:
     """A Markdown table of the curated entries (every kfunc, helpers not from the default rule)."""
-    rows = ["| name | id | returns | roles | cb | fast path | r0 | reason |",
+    rows = ["| name | id | returns | roles | cb | twin | r0 | reason |",
             "|---|---|---|---|---|---|---|---|"]
     for text in (helpers_json, kfuncs_json):
         for e in json.loads(text)["entries"]:

@@ -386,7 +386,7 @@ def _blocker(insn, index: int, stubbed: dict[int, int]) -> str | None:
     if insn.is_ld_imm64 and (insn.src != 0 or insn.ref is not None):
         return f"r0 is an address (`{insn.text()}`)"
     if insn.is_call and index not in stubbed:
-        return f"r0 comes from `{insn.text()}`, a call the fast path keeps"
+        return f"r0 comes from `{insn.text()}`, a call the twin keeps"
     if insn.is_atomic or insn.is_store:
         return f"r0 comes from `{insn.text()}`, which changes memory the twin must keep changing"
     return None

@@ -5,7 +5,7 @@ For every callback passed to a helper the knowledge table marks `iterate` (`bpf_
 `bpf_for_each_map_elem`, `bpf_user_ringbuf_drain`, ...), looks at each instruction that sets
 r0 for an `exit`. It reports the callback when such an instruction cannot simply be replaced
 by `r0 = 1`: the value it computes is also used for something other than being returned, it is
-a call the fast path keeps or an atomic that changes memory, it loads an address, or some path
+a call the twin keeps or an atomic that changes memory, it loads an address, or some path
 reaches `exit` without setting r0 at all. It reads the same plan (`passes/analysis/fastpath_plan.py`)
 that `bpfrewrite patch` applies, so what it reports is exactly what the twin cannot do.
 

@@ -1,4 +1,4 @@
-'''A call the fast path keeps: a terminating program still runs it.
+'''A call the twin keeps: a terminating program still runs it.
 
 ## What it does
 Reports, as information, every helper or kfunc call the fast-path twin keeps, with the reason:
@@ -23,7 +23,7 @@ bpf_ringbuf_submit(e, 0);                     /* kept: releases the reservation 
 ```
 
 ## How to fix
-Nothing is wrong; this is information. Prefer calls the fast path can stub on hot paths, or
+Nothing is wrong; this is information. Prefer calls the twin can stub on hot paths, or
 select the rule out (`--ignore fast-path-keeps-helper`) when you do not need the list.
 '''
 from __future__ import annotations
@@ -41,9 +41,9 @@ class FastPathKeepsHelper(Rule):
     requires = frozenset({"fastpath-plan", "source-positions"})
 
     def check(self, obj, am) -> list[Diagnostic]:
-        """An info diagnostic at each call the fast path keeps (the plan `patch` applies)."""
+        """An info diagnostic at each call the twin keeps (the plan `patch` applies)."""
         return [
-            self.at(am, func, call.index, f"the fast path keeps {call.callee}: {call.reason}")
+            self.at(am, func, call.index, f"the twin keeps {call.callee}: {call.reason}")
             for func in obj.functions
             for call in am.get(FastPathPlan, func).calls
             if call.action == "keep"

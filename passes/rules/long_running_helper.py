@@ -22,7 +22,7 @@ bpf_loop(1 << 20, step, &state, 0);
 
 ## How to fix
 Make sure the program copes with fewer iterations than asked (test the helper's return value)
-and that the callback's return is a constant the fast path can flip (see
+and that the callback's return is a constant the twin can flip (see
 `callback-cannot-stop`). Keep the bound as small as the work needs.
 '''
 from __future__ import annotations

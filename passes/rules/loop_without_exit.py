@@ -1,10 +1,10 @@
-'''A loop with nothing a fast path could use to leave it early.
+'''A loop with nothing a twin could use to leave it early.
 
 ## What it does
-Reports every loop (a back edge in the control-flow graph) that a fast path cannot leave early:
+Reports every loop (a back edge in the control-flow graph) that a twin cannot leave early:
 no `may_goto` in it lets the twin leave it (the twin turns a may_goto into a taken exit, or
 retargets the loop's back edges to the may_goto's exit; see `bpfrewrite patch --report`), no call
-of an open-coded iterator's next function, and no helper or kfunc call that the fast path
+of an open-coded iterator's next function, and no helper or kfunc call that the twin
 replaces by a failure value and whose result the loop tests to leave. A stubbed call whose failure branch stays inside the loop does not count. When the loop
 counts with a constant, the report gives the number of iterations.
 
@@ -31,7 +31,7 @@ for (i = 0; i < 5000; i++) {
 ## How to fix
 Keep such loops short, or give the loop a way out: `bpf_for(i, 0, n)` / `bpf_iter_num_*`
 (an open-coded iterator), `can_loop` (may_goto), `bpf_loop` with a callback, or leave the loop
-when a call the fast path stubs fails (`if (!v) break;`).
+when a call the twin stubs fails (`if (!v) break;`).
 '''
 from __future__ import annotations
 
@@ -107,18 +107,18 @@ class LoopWithoutExit(Rule):
                                   and cfg.block_of[site.index] in loop.blocks})
                 why = [r for s in plan.may_gotos if s.index in loop.may_gotos for h, r in s.refusals if h == loop.header]
                 if loop.may_gotos:
-                    message = (f"the fast path cannot make this loop's may_goto leave it"
+                    message = (f"the twin cannot make this loop's may_goto leave it"
                                f"{': no register holds a known constant at it, and ' + why[0] if why else ''}{count}")
                     help = ("end the loop body with a jump back to the loop head, read after the loop only plain "
                             "numbers or values the may_goto also sees, or set a register to a constant before the "
                             "loop that stays unchanged in it (the twin turns may_goto into `if rK == c goto`)")
                 elif stubbed:
                     message = (f"loop has no iterator or may_goto, and a failure of {', '.join(stubbed)} "
-                               f"(stubbed by the fast path) does not leave it{count}")
+                               f"(stubbed in the twin) does not leave it{count}")
                     help = ("leave the loop when the call fails (`if (!v) break;`), or give it another way "
                             "out (an open-coded iterator, can_loop / may_goto) or keep it short")
                 else:
-                    message = f"loop has no may_goto, iterator or failing call a fast path could use to leave it{count}"
+                    message = f"loop has no may_goto, iterator or failing call a twin could use to leave it{count}"
                     help = ("give the loop a way out (an open-coded iterator, can_loop / may_goto, or a helper "
                             "with a callback) or keep it short")
                 out.append(self.at(am, func, back_edge_insn(loop, cfg), message, help=help))

@@ -29,7 +29,7 @@ from passes.rules.base import Rule
 from passes.rules.calls import callback_name, calls_with_role
 
 
-_HELP = "bound the call's input or move it off latency-critical paths; the fast path cannot skip it once it runs"
+_HELP = "bound the call's input or move it off latency-critical paths; a twin cannot skip it once it runs"
 
 
 class NonTerminableHelper(Rule):
