@@ -396,9 +396,10 @@ class ForceCallbackStop(_TwinTransform):
 def read_report(obj: Object) -> dict | None:
     """The .bpfrewrite report of an object patched by bpfrewrite, or None for any other object.
 
-    Each patch writes one JSON document on one line. libbpf's linker concatenates same-named
-    sections, so an object linked from several patched objects holds one line per input: their
-    twins, sites and problems are merged.
+    Each patch writes one JSON document, as a string table (NUL, JSON, NUL). Records of the older
+    PROGBITS form hold one JSON line per patched input when libbpf's linker concatenated them:
+    their twins, sites and problems are merged. (The linker drops the string-table form: see
+    twin_names for how twins are found without a record.)
     """
     sec = obj.section(REPORT_SECTION)
     if sec is None:
