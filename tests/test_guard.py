@@ -267,3 +267,52 @@ def test_guard_switches_raw_tracepoint_and_restores(kernel, patched, own_name):
         "guard_rename", "guard_rename__fast", "guard_rename", "guard_rename__fast"
     ]  # fmt: skip
     assert all(s["runs"] > 0 for s in summary["segments"]), summary
+
+
+def test_fail_open_only_holds_a_program_whose_twin_can_drop(kernel, tmp_path):
+    require_tool("bpftool", "ip")
+    # loop_prog's twin returns XDP_DROP when bpf_loop is cut short (testdata/README.md).
+    fast = tmp_path / "loop.fast.o"
+    assert bpfrewrite("patch", str(TESTDATA / "loop.bpf.o"), str(fast)).returncode == 0
+    with veth_netns() as (ns, tx, rx):
+        guard = GuardProcess([str(fast), "--budget", "1ms", "--interval", INTERVAL, "--iface", rx,
+                              "--fail-open-only", "--duration", "60s"], netns=ns)  # fmt: skip
+        try:
+            verdict = guard.wait_for("verdict", 30)
+            attached = guard.wait_for("attach", 30)
+            assert attached is not None, guard.stop()[1]
+            ids = [attached["prog_id"], attached["twin_id"]]
+            send, recv, mac = sockets_in(ns, tx, rx)
+            try:
+                held, seq = None, 0
+                deadline = time.monotonic() + 10
+                while held is None and time.monotonic() < deadline:
+                    send.send(frame(mac, seq))  # ~10 ms of bpf_loop each
+                    seq += 1
+                    held = guard.wait_for("hold", 0.02)
+            finally:
+                send.close()
+                recv.close()
+            assert held is not None, "no hold event over budget"
+            assert _links_to(ids) == [ids[0]], "the original must stay attached"
+        finally:
+            code, stderr = guard.stop()
+        assert code == 0, stderr
+        assert not leftovers(ids)
+    assert verdict["program"] == "loop_prog" and verdict["twin_can_drop"] and verdict["held"]
+    assert "1 (XDP_DROP)" in verdict["twin_verdict"]
+    assert held["program"] == "loop_prog" and held["ns_per_run"] > 1_000_000
+    assert "--fail-open-only" in held["reason"]
+    assert not [e for e in guard.seen if e["event"] == "switch"]
+
+
+def test_verdicts_are_said_before_attaching(kernel, patched):
+    guard = GuardProcess([str(patched["guard_syscall"]), "--budget", "1ms", "--duration", "200ms"])
+    guard.proc.wait(60)
+    code, stderr = guard.stop()
+    assert code == 0, stderr
+    kinds = [e["event"] for e in guard.seen]
+    assert kinds[:2] == ["verdict", "attach"]
+    verdict = guard.seen[0]
+    # A raw_tp program's return value has no fate: its twin cannot drop anything, so no hold.
+    assert verdict["twin_can_drop"] is False and verdict["held"] is False

@@ -146,7 +146,7 @@ char LICENSE[] SEC("license") = "GPL";
     assert bpfrewrite("patch", str(obj), str(fast)).returncode == 0
     proc = bpfrewrite("guard", str(fast), "--budget", "1ms", "--format", "json")
     refused(proc, "attach gd_second")
-    attached = [json.loads(line) for line in proc.stdout.splitlines()]
+    attached = [e for e in map(json.loads, proc.stdout.splitlines()) if e["event"] == "attach"]
     assert [e["program"] for e in attached] == ["gd_first"]
     assert not leftovers([attached[0]["prog_id"], attached[0]["twin_id"]])
 

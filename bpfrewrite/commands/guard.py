@@ -31,6 +31,9 @@ def guard(
     fmt: str = typer.Option("text", "--format", help="Output format: text or json (JSON lines)."),
     duration: Optional[str] = typer.Option(None, "--duration", help="Stop after this long (default: until Ctrl-C/SIGTERM)."),
     samples: bool = typer.Option(False, "--samples", help="Also print each program's runs and time per interval."),
+    fail_open_only: bool = typer.Option(
+        False, "--fail-open-only", help="Never switch a program whose twin can drop traffic (watch it only)."
+    ),
 ) -> None:
     """Attach each original, watch its time per run, and switch it to its twin when over --budget.
 
@@ -54,6 +57,7 @@ def guard(
         programs=tuple(program or ()),
         restore_after_ns=None if restore_after is None else parse_duration(restore_after, "--restore-after"),
         duration_ns=None if duration is None else parse_duration(duration, "--duration"),
+        fail_open_only=fail_open_only,
     )
     as_json = fmt == "json"
 

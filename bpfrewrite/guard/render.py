@@ -5,7 +5,7 @@ import json
 from dataclasses import asdict
 
 from bpfrewrite.guard.durations import format_ns
-from bpfrewrite.guard.runtime import Attached, Event, Sample, Segment, Switched
+from bpfrewrite.guard.runtime import Attached, Event, Held, Sample, Segment, Switched, VerdictNote
 
 
 def event_json(event: Event) -> str:
@@ -22,6 +22,19 @@ def event_json(event: Event) -> str:
 
 def event_text(event: Event) -> str:
     """One human line per event."""
+    if isinstance(event, VerdictNote):
+        text = f"verdict {event.program}: returns {event.original}; twin {event.twin} returns {event.twin_verdict}"
+        if event.held:
+            text += "; can drop: never switched (--fail-open-only)"
+        elif event.twin_can_drop:
+            text += "; can drop"
+        return text
+    if isinstance(event, Held):
+        per_run = "-" if event.ns_per_run is None else format_ns(event.ns_per_run)
+        return (
+            f"hold {event.program} at {event.time_s:.2f}s: {per_run}/run over budget "
+            f"{format_ns(event.budget_ns)}, not switched: {event.reason}"
+        )
     if isinstance(event, Attached):
         return (
             f"attach {event.program} ({event.prog_type}, prog id {event.prog_id}): {event.target}; "

@@ -19,6 +19,7 @@ from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.guard.attach import AttachPlan, plan_attach
 from bpfrewrite.guard.rules import BudgetTrigger, RestoreClock
 from bpfrewrite.kernel import libbpf
+from bpfrewrite.model import Object
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class GuardOptions:
     programs: tuple[str, ...] = ()
     restore_after_ns: int | None = None
     duration_ns: int | None = None
+    fail_open_only: bool = False  # never switch to a twin that can drop traffic
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,34 @@ class Attached:
     prog_id: int
     twin_id: int
     kind: str = "attach"
+
+
+@dataclass(frozen=True)
+class VerdictNote:
+    """What an original and its twin can return (static), said before attaching."""
+
+    program: str
+    twin: str
+    original: str
+    twin_verdict: str
+    twin_can_drop: bool
+    held: bool  # --fail-open-only and the twin can drop: watched, never switched
+    kind: str = "verdict"
+
+
+@dataclass(frozen=True)
+class Held:
+    """A program went over budget but stays on its original (--fail-open-only)."""
+
+    time_s: float
+    interval: int
+    program: str
+    twin: str
+    ns_per_run: float | None
+    budget_ns: int
+    intervals_over: int
+    reason: str
+    kind: str = "hold"
 
 
 @dataclass(frozen=True)
@@ -98,7 +128,7 @@ class Segment:
     _base: tuple[int, int] = (0, 0)
 
 
-Event = Attached | Sample | Switched
+Event = VerdictNote | Attached | Sample | Switched | Held
 
 
 @dataclass
@@ -111,6 +141,7 @@ class _Guarded:
     restore: RestoreClock
     link: libbpf.Link | None = None
     on_twin: bool = False
+    held: str | None = None  # why it is never switched
     last: dict[str, tuple[int, int]] = field(default_factory=dict)
     segments: list[Segment] = field(default_factory=list)
 
@@ -119,17 +150,15 @@ class _Guarded:
         return self.twin if self.on_twin else self.original
 
 
-def program_twins(path: Path) -> dict[str, str]:
+def program_twins(obj: Object) -> dict[str, str]:
     """The twin of each original program: the record when there is one, else the twins' shape."""
-    from bpfrewrite.elf.reader import read_object
     from passes.transforms.fastpath import TWIN_SUFFIX, twin_names
 
-    obj = read_object(path)
     programs = [f.name for f in obj.functions if f.is_program]  # object order: attach order
     names = twin_names(obj)
     twins = {p: p + TWIN_SUFFIX for p in programs if p + TWIN_SUFFIX in names}
     if not twins:
-        raise BpfrewriteError(f"{path}: has no fast-path twins: write them with `bpfrewrite patch` first")
+        raise BpfrewriteError(f"{obj.path}: has no fast-path twins: write them with `bpfrewrite patch` first")
     return twins
 
 
@@ -180,8 +209,12 @@ class Guard:
             raise BpfrewriteError(f"no network interface named {self.options.iface!r} here") from None
 
     def _setup(self) -> None:
-        twins = program_twins(self.path)
+        from bpfrewrite.elf.reader import read_object
+
+        model = read_object(self.path)
+        twins = program_twins(model)
         pairs = self._select(twins)
+        held = self._verdicts(model, pairs)
         ifindex = self._ifindex()
         reason = libbpf.probe_load()
         if reason is not None:
@@ -214,6 +247,7 @@ class Guard:
                     plan=plans[name],
                     trigger=BudgetTrigger(self.options.budget_ns, self.options.window),
                     restore=RestoreClock(self.options.restore_after_ns),
+                    held=held.get(name),
                 )
             )
         self._start_ns = time.monotonic_ns()
@@ -237,6 +271,22 @@ class Guard:
                     twin_id=_prog_id(g.twin),
                 )
             )
+
+    def _verdicts(self, model: Object, pairs: list[tuple[str, str]]) -> dict[str, str]:
+        """Say what each twin can return; the programs --fail-open-only keeps on their originals."""
+        from passes.verdicts import can_drop, twin_verdicts
+
+        verdicts = twin_verdicts(model)
+        held = {}
+        for name, twin in pairs:
+            if name not in verdicts:
+                continue
+            original, twin_verdict = verdicts[name]
+            drops = can_drop(twin_verdict)
+            if drops and self.options.fail_open_only:
+                held[name] = f"its twin can drop ({twin_verdict.text()}) and --fail-open-only is given"
+            self.emit(VerdictNote(name, twin, original.text(), twin_verdict.text(), drops, name in held))
+        return held
 
     def _segment(self, g: _Guarded, program: libbpf.Program, now_ns: int) -> Segment:
         return Segment(g.name, program.name, self._seconds(now_ns), _base=_stats(program))
@@ -331,7 +381,12 @@ class Guard:
                 if g.restore.due(read_ns):
                     self._switch(g, k, read_ns, runs, run_ns, restore=True)
             elif g.trigger.observe(runs, run_ns):
-                self._switch(g, k, read_ns, runs, run_ns, restore=False)
+                if g.held is not None:
+                    self.emit(Held(self._seconds(read_ns), k, g.name, g.twin.name, run_ns / runs,
+                                   self.options.budget_ns, g.trigger.streak, g.held))  # fmt: skip
+                    g.trigger.reset()
+                else:
+                    self._switch(g, k, read_ns, runs, run_ns, restore=False)
         if self.samples:  # after the switches, so printing them never delays one
             for sample in done:
                 self.emit(sample)
