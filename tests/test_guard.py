@@ -145,7 +145,9 @@ def test_guard_switches_on_veth(kernel, patched, prog, passing, twin_mark):
     assert switched["from"] == prog and switched["to"] == f"{prog}__fast"
     assert switched["method"] == "link-update"
     assert switched["ns_per_run"] > BUDGET_NS and switched["budget_ns"] == BUDGET_NS
-    assert 0 <= switched["latency_ns"] < 50_000_000
+    # Measured, not made up: positive and below a second. An XDP link update waits for an RCU grace
+    # period (10 ms typical here, 90 ms seen while the whole test suite ran).
+    assert 0 < switched["latency_ns"] < 1_000_000_000
     # Within two intervals of the first interval that ran over budget.
     samples = _samples(guard.seen, prog)
     first_over = next(s["interval"] for s in samples if s["runs"] and s["ns_per_run"] > BUDGET_NS)
