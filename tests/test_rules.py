@@ -55,7 +55,14 @@ TRIGGERS = [
     ("long-running-helper", TESTDATA / "loop.bpf.o", "done = bpf_loop(", "bpf_loop", ["mix_step", "set at run time"]),
     ("non-terminable-helper", LINT / "copy_from_user.bpf.o", "ret = bpf_copy_from_user(", "bpf_copy_from_user",
      ["bpf_copy_from_user"]),
-    ("loop-without-exit", TESTDATA / "plain_loop.bpf.o", "for (i = 0; i < 100; i++)", "for", ["up to 100 times"]),
+    ("unchecked-lock-result", TESTDATA / "res_spin_lock_bad_unchecked.bpf.o", "c->count++;", "++",
+     ["bpf_res_spin_lock", "accessed before"]),
+    ("unchecked-lock-result", LINT / "res_lock_unlocked_access.bpf.o", "h->slots[idx]++;\t/* written", "++",
+     ["bpf_res_spin_lock", "accessed before"]),
+    ("loop-without-exit", LINT / "loop_parser_bounds.bpf.o", "for (i = 0; i < *n && i < 4000; i++)", "for",
+     ["up to 4000 times", "instructions"]),
+    ("loop-without-exit", LINT / "loop_parser_bounds.bpf.o", "for (i = *n & 15; i > 0; i--)", "for",
+     ["unknown number of times"]),
     ("callback-cannot-stop", LINT / "callback_leaks_r0.bpf.o", "long v = (*slot >> 3) & 1;", "& 1",
      ["store_and_return", "bpf_loop"]),
     ("fast-path-keeps-helper", TESTDATA / "ringbuf.bpf.o", "bpf_ringbuf_submit(e, 0)", None, ["bpf_ringbuf_submit"]),
@@ -87,6 +94,8 @@ QUIET = [
     ("callback-cannot-stop", TESTDATA / "callback_const_ret.bpf.o"),
     ("callback-cannot-stop", TESTDATA / "callback_computed_ret.bpf.o"),  # `r0 = 1` / `r0 = 0` only feed exit
     ("callback-cannot-stop", TESTDATA / "loop.bpf.o"),
+    ("callback-cannot-stop", LINT / "callback_ret1_reused.bpf.o"),  # `r0 = 1` also stored: already 1
+    ("loop-without-exit", TESTDATA / "plain_loop.bpf.o"),  # 100 x 9 instructions: under the threshold
     ("fast-path-keeps-helper", LINT / "loop_lookup_break.bpf.o"),  # the lookup is stubbed
     ("twin-fails-closed", TESTDATA / "loop.bpf.o"),  # bpf_loop's result is unknown: the twin may pass
     ("twin-fails-closed", TESTDATA / "global_func_tags.bpf.o"),  # nothing stubbed: same verdict

@@ -29,6 +29,11 @@ def register(app: typer.Typer) -> None:
         config: Optional[Path] = typer.Option(
             None, "--config", help="pyproject.toml to read \\[tool.bpfrewrite] from (default: nearest above the first input)."
         ),
+        loop_cost_threshold: Optional[int] = typer.Option(
+            None, "--loop-cost-threshold", min=0, show_default=False,
+            help="loop-without-exit reports a counted loop only from this many instructions per run "
+            "(iterations x body) [default: 10000].",
+        ),
         list_rules: bool = typer.Option(False, "--list-rules", help="List every rule (slug, default severity, summary) and exit."),
         explain: Optional[str] = typer.Option(None, "--explain", help="Print a rule's documentation (what, why, example, how to fix) and exit."),
     ) -> None:
@@ -47,6 +52,10 @@ def register(app: typer.Typer) -> None:
         if fmt not in FORMATS:
             raise BpfrewriteError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
         settings = _settings(files, fail_on, select, ignore, severity, cc, cflags, config)
+        if loop_cost_threshold is not None:
+            from dataclasses import replace
+
+            settings = replace(settings, loop_cost_threshold=loop_cost_threshold)
         results = _run(files, settings, jobs)
         errors = [r.error for r in results if r.error]
         from bpfrewrite.diagnostics.diagnostic import sort_diagnostics
@@ -73,7 +82,7 @@ def _rule_docs(slug: str | None) -> str:
         return "".join(f"{s:<{width}}  {r.severity.label:<7}  {r.summary()}\n" for s, r in RULES.items())
     if slug not in RULES:
         raise BpfrewriteError(f"unknown rule {slug}; known rules: {', '.join(sorted(RULES))}")
-    return page(RULES[slug])
+    return page(RULES[slug], generated_note=False)
 
 
 def _settings(files, fail_on, select, ignore, severity, cc, cflags, config):

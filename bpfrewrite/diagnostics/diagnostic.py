@@ -78,6 +78,23 @@ def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(set(diags), key=Diagnostic.sort_key)
 
 
+def merge_same_site(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per rule and source line (the first column wins), and no info where another
+    rule already reports a warning or an error on the same line; sorted."""
+    def site(d: Diagnostic) -> tuple:
+        if d.file is not None and d.line:
+            return (d.file, d.line)
+        return (d.object, d.section, d.insn)
+
+    kept: dict[tuple, Diagnostic] = {}
+    for d in sort_diagnostics(diags):
+        kept.setdefault((d.rule, *site(d)), d)
+    worst: dict[tuple, Severity] = {}
+    for d in kept.values():
+        worst[site(d)] = max(worst.get(site(d), Severity.INFO), d.severity)
+    return [d for d in kept.values() if not (d.severity == Severity.INFO and worst[site(d)] > Severity.INFO)]
+
+
 def display_path(path: str) -> str:
     """path relative to the working directory when under it, without a leading ./ (stable output)."""
     return _display_path(path, os.getcwd())

@@ -270,6 +270,48 @@ class ReachingDefinitions:
         """Is the call's result tested by a conditional jump on every path (see first_untested_use)?"""
         return self.first_untested_use(call_index, before_index) is None
 
+    def untested_region(self, call_index: int) -> list[int]:
+        """Instructions some path from the call reaches while its result is still carried untested."""
+        return sorted({i for i, event, _ in _walk(self, call_index, frozenset({0})) if event != "test"})
+
+    def accesses_before_test(self, call_index: int, ptr_reg: int) -> list[int]:
+        """Memory accesses, reached before the call's result is tested, through a pointer derived
+        from the one the call received in ptr_reg (its object: a lock's map value)."""
+        roots = {r for r in self.pointer_roots(call_index, ptr_reg) if r >= 0}
+        if not roots:
+            return []
+        out = []
+        for i in self.untested_region(call_index):
+            acc = _mem_access(self.insns[i])
+            if acc is not None and acc[0] != FP and roots & self.pointer_roots(i, acc[0]):
+                out.append(i)
+        return out
+
+    def pointer_roots(self, index: int, reg: int) -> frozenset[int]:
+        """The definitions the value of reg at index derives from through moves, offsets and spills.
+
+        A root is an instruction index (a call, a load from memory, a constant) or -2-loc for the
+        value a location holds at function entry. Two pointers with a root in common may point
+        into the same object (`r8 = r6; r8 += r7` and `r1 = r6` both root at r6's definition).
+        """
+        out: set[int] = set()
+        seen: set[tuple[int, int]] = set()
+        work = [(d, reg) for d in self.reaching(index, reg)]
+        while work:
+            d, loc = work.pop()
+            if (d, loc) in seen:
+                continue
+            seen.add((d, loc))
+            if d == ENTRY:
+                out.add(-2 - loc)
+                continue
+            sources = _derived_from(self.insns[d], loc, self.locs)
+            if not sources:
+                out.add(d)
+            for src in sources:
+                work.extend((e, src) for e in self.reaching(d, src))
+        return frozenset(out)
+
     def value_consumers(self, index: int, reg: int) -> list[int]:
         """Calls that receive (in r1-r5) a copy of the value instruction index puts in reg."""
         out: set[int] = set()
@@ -277,6 +319,27 @@ class ReachingDefinitions:
             if event == "call":
                 out.add(i)
         return sorted(out)
+
+
+def _derived_from(insn, loc: int, locs: _Locations) -> tuple[int, ...]:
+    """Locations whose earlier value insn's new value of loc is a copy or offset of (empty: a new value)."""
+    code = insn.code
+    if loc < NREGS:
+        if insn.dst != loc:
+            return ()
+        if code == 0xBF:  # r = r (64-bit move keeps a pointer)
+            return (insn.src,)
+        if code in (0x07, 0x17):  # pointer += / -= constant
+            return (loc,)
+        if code in (0x0F, 0x1F):  # pointer += / -= register: either side may be the pointer
+            return (loc, insn.src)
+        if code == 0x79 and insn.src == FP:  # a 64-bit fill from the stack
+            slot = locs.index.get((insn.off, 8))
+            return (slot,) if slot is not None else ()
+        return ()
+    if code == 0x7B and insn.dst == FP and (insn.off, 8) == locs.slots[loc - NREGS]:
+        return (insn.src,)  # a 64-bit spill
+    return ()
 
 
 # ----- following one value along paths --------------------------------------------------------

@@ -376,6 +376,10 @@ def _return_sites(func: Function, flow, stubbed: dict[int, int], also: str | Non
                 out.setdefault(exit_index, ReturnSite(exit_index, "r0 is not set on some path to this exit"))
             else:
                 others = sorted(set(flow.uses_of(d, 0)) - exits)
+                if not shared and _constant_def(insns[d], 0, stubbed, d) == (RETURN_STOP, insns[d].code == _MOV32_IMM):
+                    # Already `r0 = 1`: the twin changes nothing, so other uses of the 1 are unaffected.
+                    out.setdefault(d, ReturnSite(d, None))
+                    continue
                 why = shared or _blocker(insns[d], d, stubbed) or ("the returned value is also used" if others else None)
                 out.setdefault(d, ReturnSite(d, why, others[0] if others and why and not shared else None))
     return sorted(out.values(), key=lambda s: s.index)

@@ -10,6 +10,7 @@ from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity, at_insn
 if TYPE_CHECKING:
     from bpfrewrite.model import Function, Object
     from passes.manager import AnalysisManager
+    from passes.rules.config import LintConfig
 
 # The docstring sections every rule has, in this order (ruff's layout).
 SECTIONS = ("What it does", "Why it matters", "Example", "How to fix")
@@ -22,6 +23,11 @@ class Rule:
     slug: ClassVar[str] = ""
     severity: ClassVar[Severity] = Severity.WARNING
     requires: ClassVar[frozenset] = frozenset()  # analysis names check() asks am.get for (at() needs "source-positions")
+
+    def __init__(self, config: "LintConfig | None" = None):
+        from passes.rules.config import LintConfig
+
+        self.config = config if config is not None else LintConfig()
 
     def check(self, obj: "Object", am: "AnalysisManager") -> list[Diagnostic]:
         """Every finding of this rule in obj, at the rule's default severity."""

@@ -35,6 +35,11 @@ that the instruction setting r0 for `exit` only sets r0:
 	*slot = (*slot & 1) + i;
 	return 0;
 ```
+
+## What changed
+A definition that is already `r0 = 1` is no longer reported when the compiler also uses that
+register for something else (`data->resolved = true; return 1;` stores the same 1): the twin
+leaves it as it is. Fixture: `testdata/lint/src/callback_ret1_reused.bpf.c`.
 '''
 from __future__ import annotations
 

@@ -9,6 +9,10 @@ from bpfrewrite.diagnostics.diagnostic import Severity
 from bpfrewrite.errors import BpfrewriteError
 
 FAIL_ON = ("error", "warning", "info", "never")
+# loop-without-exit stays quiet on a counted loop whose iterations x body instructions is below this
+# (about 10 µs of work at ~1 ns per instruction): bcc's libbpf-tools parser loops of 6-64 iterations
+# over tens of instructions stay under it, a 5000-iteration lookup loop does not.
+LOOP_COST_THRESHOLD = 10_000
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class LintConfig:
     cflags: str | None = None
     twin_programs: tuple[str, ...] | None = None  # patch: programs that get a twin (None: every one)
     source: str | None = None  # the pyproject.toml the settings came from, for messages
+    loop_cost_threshold: int = LOOP_COST_THRESHOLD
 
     def fails(self, severity: Severity) -> bool:
         """True when a diagnostic of this severity makes the run fail."""
@@ -69,7 +74,8 @@ def parse_severity_overrides(pairs: dict[str, object] | list[str], where: str) -
     return out
 
 
-_KEYS = frozenset({"select", "ignore", "severity", "fail-on", "fail_on", "cc", "cflags", "twin-programs", "twin_programs"})
+_KEYS = frozenset({"select", "ignore", "severity", "fail-on", "fail_on", "cc", "cflags", "twin-programs", "twin_programs",
+                   "loop-cost-threshold"})
 
 
 def load_pyproject(path: Path) -> LintConfig:
@@ -103,6 +109,9 @@ def load_pyproject(path: Path) -> LintConfig:
         if not isinstance(twin_programs, list) or not all(isinstance(v, str) and v for v in twin_programs):
             raise BpfrewriteError(f"{where}: twin-programs must be a list of program names")
         config = replace(config, twin_programs=tuple(twin_programs))
+    if "loop-cost-threshold" in table:
+        config = replace(config, loop_cost_threshold=check_threshold(table["loop-cost-threshold"],
+                                                                     f"{where} loop-cost-threshold"))
     for key in ("cc", "cflags"):
         if key in table:
             if not isinstance(table[key], str):
@@ -116,6 +125,13 @@ def check_fail_on(value: object, where: str = "--fail-on") -> str:
     if value not in FAIL_ON:
         raise BpfrewriteError(f"{where} must be one of {', '.join(FAIL_ON)}, got {value!r}")
     return str(value)
+
+
+def check_threshold(value: object, where: str = "--loop-cost-threshold") -> int:
+    """value if it is a non-negative integer."""
+    if type(value) is not int or value < 0:
+        raise BpfrewriteError(f"{where} must be a non-negative integer, got {value!r}")
+    return value
 
 
 def validate(config: LintConfig, known: set[str]) -> None:

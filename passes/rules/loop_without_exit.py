@@ -5,8 +5,12 @@ Reports every loop (a back edge in the control-flow graph) that a twin cannot le
 no `may_goto` in it lets the twin leave it (the twin turns a may_goto into a taken exit, or
 retargets the loop's back edges to the may_goto's exit; see `bpfrewrite patch --report`), no call
 of an open-coded iterator's next function, and no helper or kfunc call that the twin
-replaces by a failure value and whose result the loop tests to leave. A stubbed call whose failure branch stays inside the loop does not count. When the loop
-counts with a constant, the report gives the number of iterations.
+replaces by a failure value and whose result the loop tests to leave. A stubbed call whose failure branch stays inside the loop does not count.
+
+A loop that counts with a constant is reported only when its estimated cost, iterations times
+the instructions of its body (inner counted loops multiplied in), reaches `loop-cost-threshold`
+(default 10000 instructions, about 10 µs at ~1 ns per instruction); the message gives the
+iteration count and the estimate. A loop whose bound the linter cannot count is always reported.
 
 ## Why it matters
 A fast-path twin leaves a program early through the exits the program already has: a
@@ -32,6 +36,15 @@ for (i = 0; i < 5000; i++) {
 Keep such loops short, or give the loop a way out: `bpf_for(i, 0, n)` / `bpf_iter_num_*`
 (an open-coded iterator), `can_loop` (may_goto), `bpf_loop` with a callback, or leave the loop
 when a call the twin stubs fails (`if (!v) break;`).
+
+## Options
+`loop-cost-threshold` in `[tool.bpfrewrite]`, or `--loop-cost-threshold N`: the estimated
+instructions per run from which a counted loop is reported (default 10000; 0 reports every loop).
+
+## What changed
+Counted loops under the threshold are no longer reported (a 64-iteration byte loop used to warn
+"it runs up to 64 times"); the message now says the estimate. Fixture:
+`testdata/lint/src/loop_parser_bounds.bpf.c`.
 '''
 from __future__ import annotations
 
@@ -80,6 +93,18 @@ def failure_exits(loop, cfg, rd, site) -> bool:
     return False
 
 
+def estimated_cost(loop, cfg) -> int | None:
+    """Instructions one run of the loop may execute: bound x body, inner counted loops multiplied in."""
+    if loop.bound is None:
+        return None
+    inner = set().union(*(child.blocks for child in loop.children)) if loop.children else set()
+    body = sum(cfg.blocks[b].end - cfg.blocks[b].start for b in loop.blocks - inner)
+    for child in loop.children:
+        cost = estimated_cost(child, cfg)
+        body += cost if cost is not None else sum(cfg.blocks[b].end - cfg.blocks[b].start for b in child.blocks)
+    return loop.bound * body
+
+
 def back_edge_insn(loop, cfg) -> int:
     """The instruction that jumps back to the loop header (the last one, in code order)."""
     return max(cfg.blocks[b].last for b in loop.latches)
@@ -102,7 +127,12 @@ class LoopWithoutExit(Rule):
             for loop in am.get(Loops, func).loops:
                 if leaves_early(func, loop, cfg, rd, plan):
                     continue
+                cost = estimated_cost(loop, cfg)
+                if not loop.may_gotos and cost is not None and cost < self.config.loop_cost_threshold:
+                    continue  # short enough that running it to the end does not matter
                 count = f" (it runs up to {loop.bound} times)" if loop.bound is not None else ""
+                runs = (f"this loop runs up to {loop.bound} times (about {cost} instructions)" if cost is not None
+                        else "this loop runs an unknown number of times")
                 stubbed = sorted({site.callee for site in plan.calls if site.action == "stub"
                                   and cfg.block_of[site.index] in loop.blocks})
                 why = [r for s in plan.may_gotos if s.index in loop.may_gotos for h, r in s.refusals if h == loop.header]
@@ -113,13 +143,13 @@ class LoopWithoutExit(Rule):
                             "numbers or values the may_goto also sees, or set a register to a constant before the "
                             "loop that stays unchanged in it (the twin turns may_goto into `if rK == c goto`)")
                 elif stubbed:
-                    message = (f"loop has no iterator or may_goto, and a failure of {', '.join(stubbed)} "
-                               f"(stubbed in the twin) does not leave it{count}")
-                    help = ("leave the loop when the call fails (`if (!v) break;`), or give it another way "
-                            "out (an open-coded iterator, can_loop / may_goto) or keep it short")
+                    message = (f"{runs} and a failure of {', '.join(stubbed)} does not leave it;"
+                               f" leave the loop when the call fails")
+                    help = ("`if (!v) break;` after the call, or another way out: an open-coded iterator, "
+                            "can_loop, or fewer iterations")
                 else:
-                    message = f"loop has no may_goto, iterator or failing call a twin could use to leave it{count}"
-                    help = ("give the loop a way out (an open-coded iterator, can_loop / may_goto, or a helper "
-                            "with a callback) or keep it short")
+                    message = f"{runs} with no way for the twin to leave it early; use an open-coded iterator or can_loop"
+                    help = ("an open-coded iterator, can_loop (may_goto) or a helper with a callback gives the "
+                            "twin a way out; or make the loop shorter")
                 out.append(self.at(am, func, back_edge_insn(loop, cfg), message, help=help))
         return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 
-from bpfrewrite.diagnostics.diagnostic import Diagnostic, display_path, sort_diagnostics
+from bpfrewrite.diagnostics.diagnostic import Diagnostic, display_path, merge_same_site
 from bpfrewrite.diagnostics.suppression import drop_suppressed
 from bpfrewrite.errors import BpfrewriteError
 from passes.rules.config import LintConfig, selected
@@ -30,14 +30,14 @@ def lint_object(obj, config: LintConfig = LintConfig()) -> list[Diagnostic]:
     am = AnalysisManager(obj)
     diags: list[Diagnostic] = []
     for slug in selected(config, list(RULES)):
-        rule = RULES[slug]()
+        rule = RULES[slug](config)
         with am.running(rule):  # debug mode checks its gets against rule.requires
             diags.extend(rule.check(obj, am))
     # Twins are derived code: their findings are their originals' (reported once, on the original).
     twins = twin_names(obj)
     diags = [d for d in diags if d.function not in twins]
     diags = [d.with_severity(config.severity[d.rule]) if d.rule in config.severity else d for d in diags]
-    return sort_diagnostics(drop_suppressed(diags))
+    return merge_same_site(drop_suppressed(diags))
 
 
 def lint_path(path: str, config: LintConfig = LintConfig()) -> LintResult:
