@@ -41,6 +41,7 @@ def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = 
     except BpfrewriteError as exc:
         raise BpfrewriteError(f"internal error: the patched object does not read back ({exc})") from None
     write_object(obj, dst, data=data)
+    result.sources = site_sources(obj, result)
     return result
 
 
@@ -53,11 +54,38 @@ def print_function(name: str, func) -> None:
         print(f"{slot:>6}: {insn.text()}", file=sys.stderr)
 
 
-def render_report(result) -> Iterator[str]:
-    """The site decisions as an aligned text table, then each program's verdict and its twin's."""
-    rows = [("FUNCTION", "SLOT", "ACTION", "CALLEE", "VALUE", "REASON")]
+def site_sources(obj, result) -> dict[tuple[str, int], str]:
+    """(twin, slot) -> `file:line:col` of each site's instruction in its original, as lint prints it."""
+    from bpfrewrite.source import function_positions
+    from passes.transforms.fastpath import position_text
+
+    by_name = {f.name: f for f in obj.functions}
+    out: dict[tuple[str, int], str] = {}
+    wanted: dict[str, set[int]] = {}
     for s in result.sites:
-        rows.append((s.twin, str(s.slot), s.action, s.callee or "-", "-" if s.value is None else str(s.value), s.reason))
+        wanted.setdefault(s.function, set()).add(s.slot)
+    for name, slots_wanted in wanted.items():
+        func = by_name.get(name)
+        if func is None:
+            continue
+        slots = func.slots()
+        positions = function_positions(obj, func)
+        for index, slot in enumerate(slots):
+            if slot - slots[0] in slots_wanted:
+                text = position_text(positions[index])
+                if text:
+                    out[(name, slot - slots[0])] = text
+    return {(s.twin, s.slot): out[(s.function, s.slot)] for s in result.sites if (s.function, s.slot) in out}
+
+
+def render_report(result, sources: dict[tuple[str, int], str] | None = None) -> Iterator[str]:
+    """The site decisions as an aligned text table (sources: site_sources, for the SOURCE column),
+    then each program's verdict and its twin's."""
+    sources = sources or {}
+    rows = [("FUNCTION", "SLOT", "SOURCE", "ACTION", "CALLEE", "VALUE", "REASON")]
+    for s in result.sites:
+        rows.append((s.twin, str(s.slot), sources.get((s.twin, s.slot), "-"), s.action, s.callee or "-",
+                     "-" if s.value is None else str(s.value), s.reason))
     yield from _table(rows)
     yield ""
     if result.verdicts:

@@ -34,6 +34,10 @@ def register(app: typer.Typer) -> None:
             help="loop-without-exit reports a counted loop only from this many instructions per run "
             "(iterations x body) [default: 10000].",
         ),
+        show_infos: Optional[bool] = typer.Option(
+            None, "--show-infos/--hide-infos", show_default=False,
+            help="Print info diagnostics (default: hidden and counted in the summary; config key show-infos).",
+        ),
         list_rules: bool = typer.Option(False, "--list-rules", help="List every rule (slug, default severity, summary) and exit."),
         explain: Optional[str] = typer.Option(None, "--explain", help="Print a rule's documentation (what, why, example, how to fix) and exit."),
     ) -> None:
@@ -52,16 +56,24 @@ def register(app: typer.Typer) -> None:
         if fmt not in FORMATS:
             raise BpfrewriteError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
         settings = _settings(files, fail_on, select, ignore, severity, cc, cflags, config)
-        if loop_cost_threshold is not None:
-            from dataclasses import replace
+        from dataclasses import replace
 
+        if loop_cost_threshold is not None:
             settings = replace(settings, loop_cost_threshold=loop_cost_threshold)
+        if show_infos is not None:
+            settings = replace(settings, show_infos=show_infos)
         results = _run(files, settings, jobs)
         errors = [r.error for r in results if r.error]
         from bpfrewrite.diagnostics.diagnostic import sort_diagnostics
 
         diags = sort_diagnostics([d for r in results for d in r.diagnostics])
-        sys.stdout.write(render(fmt, diags, _descriptions(settings), sys.stdout, _version()))
+        hidden = 0
+        if not settings.show_infos and settings.fail_on != "info":  # infos that fail the run are shown
+            from bpfrewrite.diagnostics.diagnostic import Severity
+
+            shown = [d for d in diags if d.severity > Severity.INFO]
+            hidden, diags = len(diags) - len(shown), shown
+        sys.stdout.write(render(fmt, diags, _descriptions(settings), sys.stdout, _version(), hidden))
         sys.stdout.flush()
         for message in errors:
             print(f"bpfrewrite: error: {message}", file=sys.stderr)

@@ -49,16 +49,25 @@ def register(app: typer.Typer) -> None:
         if timings:
             for name, seconds in sorted(managers[0].timings.items(), key=lambda kv: -kv[1]):
                 print(f"{seconds * 1000:9.2f} ms  {name}", file=sys.stderr)
+        from bpfrewrite.diagnostics.diagnostic import display_path
+
         for problem in result.problems:
-            where = f"+{problem.slot}" if problem.slot is not None else ""
-            at = f"{problem.source}: " if problem.source else ""
+            where = f"+{problem.slot}" if problem.slot is not None and not problem.source else ""
+            at = ""
+            if problem.source:  # file:line:col as lint prints it
+                file, line, col = problem.source.rsplit(":", 2)
+                at = f"{display_path(file)}:{line}:{col}: "
             print(f"{at}warning: {problem.function}{where}: {problem.message}", file=sys.stderr)
         if report:
+            sources = result.sources
             if fmt == "json":
-                json.dump(result.report(), sys.stdout, indent=1, sort_keys=True)
+                doc = result.report()
+                for site in doc["sites"]:  # not in the .bpfrewrite section: positions are the original's
+                    site["source"] = sources.get((site["twin"], site["slot"]))
+                json.dump(doc, sys.stdout, indent=1, sort_keys=True)
                 sys.stdout.write("\n")
             else:
-                sys.stdout.writelines(line + "\n" for line in render_report(result))
+                sys.stdout.writelines(line + "\n" for line in render_report(result, sources))
         if strict and result.problems:
             raise typer.Exit(1)
 

@@ -16,10 +16,12 @@ def render(
     rules: list[sarif.RuleDescription] | None = None,
     stream: TextIO | None = None,
     version: str = "0",
+    hidden_infos: int = 0,
 ) -> str:
-    """diags (already sorted) in format fmt; stream decides whether text output is coloured."""
+    """diags (already sorted) in format fmt; stream decides whether text output is coloured;
+    hidden_infos, the infos left out, is counted where a format has a summary."""
     if fmt == "text":
-        return text.render(diags, stream)
+        return text.render(diags, stream, hidden_infos)
     if fmt == "json":
         return json_format.render(diags)
     if fmt == "sarif":

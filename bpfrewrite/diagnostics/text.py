@@ -56,14 +56,18 @@ def render_one(diag: Diagnostic, colour: bool = False) -> list[str]:
     return lines
 
 
-def render(diags: list[Diagnostic], stream: TextIO | None = None) -> str:
-    """All diagnostics as text, in the order given, with a summary line when there are any."""
+def render(diags: list[Diagnostic], stream: TextIO | None = None, hidden_infos: int = 0) -> str:
+    """All diagnostics as text, in the order given, with a summary line when there are any
+    (hidden_infos: infos left out, counted in the summary)."""
     colour = use_colour(stream if stream is not None else sys.stdout)
     lines: list[str] = []
     for diag in diags:
         lines.extend(render_one(diag, colour))
+    hidden = f"{hidden_infos} info{'s' if hidden_infos != 1 else ''} hidden (--show-infos shows them)"
     if diags:
         counts = {s: sum(d.severity == s for d in diags) for s in Severity}
         parts = [f"{n} {s.label}{'s' if n != 1 else ''}" for s, n in sorted(counts.items(), reverse=True) if n]
-        lines.append(", ".join(parts) + " generated.")
+        lines.append(", ".join(parts) + " generated" + (f"; {hidden}." if hidden_infos else "."))
+    elif hidden_infos:
+        lines.append(hidden[0].upper() + hidden[1:] + ".")
     return "".join(line + "\n" for line in lines)

@@ -70,8 +70,9 @@ class CallbackCannotStop(Rule):
                         am,
                         func,
                         ret.index,
-                        f"callback {func.name} of {plan.iterated_by} cannot be made to return 1 in place: {why}",
-                        help="return a constant, or a value computed only to be returned",
+                        f"callback {func.name} of {plan.iterated_by} cannot be made to return 1 in place ({why});"
+                        f" return a constant, or a value computed only to be returned",
+                        help="the twin rewrites the instruction setting r0 for exit into `r0 = 1`",
                     )
                 )
         return out

@@ -28,6 +28,7 @@ class LintConfig:
     twin_programs: tuple[str, ...] | None = None  # patch: programs that get a twin (None: every one)
     source: str | None = None  # the pyproject.toml the settings came from, for messages
     loop_cost_threshold: int = LOOP_COST_THRESHOLD
+    show_infos: bool = False  # info diagnostics are counted, not printed, unless asked for
 
     def fails(self, severity: Severity) -> bool:
         """True when a diagnostic of this severity makes the run fail."""
@@ -74,8 +75,8 @@ def parse_severity_overrides(pairs: dict[str, object] | list[str], where: str) -
     return out
 
 
-_KEYS = frozenset({"select", "ignore", "severity", "fail-on", "fail_on", "cc", "cflags", "twin-programs", "twin_programs",
-                   "loop-cost-threshold"})
+_KEYS = frozenset({"select", "ignore", "severity", "fail-on", "fail_on", "cc", "cflags", "twin-programs", "twin_programs"})
+_KEYS |= {"loop-cost-threshold", "show-infos"}  # lint output and thresholds
 
 
 def load_pyproject(path: Path) -> LintConfig:
@@ -112,6 +113,10 @@ def load_pyproject(path: Path) -> LintConfig:
     if "loop-cost-threshold" in table:
         config = replace(config, loop_cost_threshold=check_threshold(table["loop-cost-threshold"],
                                                                      f"{where} loop-cost-threshold"))
+    if "show-infos" in table:
+        if not isinstance(table["show-infos"], bool):
+            raise BpfrewriteError(f"{where}: show-infos must be true or false")
+        config = replace(config, show_infos=table["show-infos"])
     for key in ("cc", "cflags"):
         if key in table:
             if not isinstance(table[key], str):

@@ -28,9 +28,20 @@ select the rule out (`--ignore fast-path-keeps-helper`) when you do not need the
 '''
 from __future__ import annotations
 
+import re
+
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from passes.analysis.fastpath_plan import FastPathPlan
 from passes.rules.base import Rule
+
+
+def short_reason(reason: str) -> str:
+    """The first sentence of a table reason, without a leading "Kept:" (the message says so) and
+    without parenthesised notes (where a fact was measured belongs in the docs)."""
+    text = re.sub(r"\s*\([^()]*\)", "", reason.removeprefix("Kept:").strip())
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0].rstrip(".")
+    first = re.sub(r":\s*kept$", "", first)
+    return first[:1].lower() + first[1:] if first[1:2].islower() else first
 
 
 class FastPathKeepsHelper(Rule):
@@ -43,7 +54,7 @@ class FastPathKeepsHelper(Rule):
     def check(self, obj, am) -> list[Diagnostic]:
         """An info diagnostic at each call the twin keeps (the plan `patch` applies)."""
         return [
-            self.at(am, func, call.index, f"the twin keeps {call.callee}: {call.reason}")
+            self.at(am, func, call.index, f"the twin still calls {call.callee}: {short_reason(call.reason)}")
             for func in obj.functions
             for call in am.get(FastPathPlan, func).calls
             if call.action == "keep"

@@ -87,14 +87,14 @@ class LongRunningHelper(Rule):
             bound = describe_bound(obj, argument_defs(am, call, _BOUND_ARG))
             who = f"callback {callback}" if callback else "its callback"
             how = bound or "a number of times set at run time"
-            message = f"{call.entry.name} runs {who} {how}"
+            message = f"{call.entry.name} runs {who} {how}; make sure the program copes with it stopping early"
             out.append(
                 self.at(
                     am,
                     call.func,
                     call.index,
                     message,
-                    help="make sure the program copes with an early stop and the callback can return 1",
+                    help="the twin makes the callback return 1, so the iteration stops after one call",
                 )
             )
         return out

@@ -29,7 +29,7 @@ from passes.rules.base import Rule
 from passes.rules.calls import callback_name, calls_with_role
 
 
-_HELP = "bound the call's input or move it off latency-critical paths; a twin cannot skip it once it runs"
+_HELP = "a twin cannot skip the call once it runs"
 
 
 class NonTerminableHelper(Rule):
@@ -45,9 +45,9 @@ class NonTerminableHelper(Rule):
         for call in calls_with_role(am, Role.LONG_RUNNING):
             if Role.ITERATE in call.entry.roles:
                 continue  # reported, with its bound and callback, by long-running-helper
-            message = f"{call.entry.name} runs in the kernel and cannot be cut short by early termination"
             callback = callback_name(am, call)
-            if callback:
-                message += f" (its callback {callback} runs inside it)"
+            inside = f" (with its callback {callback})" if callback else ""
+            message = (f"{call.entry.name} runs in the kernel{inside} and early termination cannot cut it short;"
+                       f" bound its input or keep it off latency-critical paths")
             out.append(self.at(am, call.func, call.index, message, help=_HELP))
         return out

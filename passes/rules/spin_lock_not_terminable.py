@@ -56,8 +56,9 @@ class SpinLockNotTerminable(Rule):
                     am,
                     call.func,
                     call.index,
-                    f"{call.entry.name} cannot fail, so a terminating program cannot skip the critical section",
-                    help=f"use a lock whose result can be tested{advice} and skip the critical section when it fails",
+                    f"{call.entry.name} cannot fail, so a terminating program cannot skip the critical section;"
+                    f" use a lock whose result can be tested{advice}",
+                    help="skip the critical section when the lock fails: `if (lock(...)) return ...;`",
                 )
             )
         return out

@@ -63,9 +63,9 @@ class UncheckedAcquireResult(Rule):
                     am,
                     call.func,
                     call.index,
-                    f"result of {call.entry.name} is used before it is tested for failure"
-                    f" (untested at {where(am, call.func, at)})",
-                    help="test the result right after the call and leave on failure",
+                    f"the result of {call.entry.name} reaches {where(am, call.func, at)} before it is tested"
+                    f" for failure; test it right after the call and leave on failure",
+                    help="`if (!p) return ...;` right after the call",
                 )
             )
         return out

@@ -76,6 +76,8 @@ class PatchResult:
     problems: list[Problem] = field(default_factory=list)
     # (original program, twin, original's verdict, twin's verdict), programs only
     verdicts: list[tuple[Function, Function, object, object]] = field(default_factory=list)
+    # (twin, slot) -> file:line:col for the CLI; not in the section, whose bytes must not depend on the cwd.
+    sources: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def report(self) -> dict:
         """The machine-readable report (also written to the .bpfrewrite section)."""
@@ -282,6 +284,15 @@ class _TwinTransform(Transform):
         self.result.problems.append(Problem(self.originals[twin].name, slot, message, str(pos) if pos else None))
 
 
+def position_text(pos) -> str | None:
+    """`file:line:col` as lint prints it (path relative to the working directory), or None."""
+    from bpfrewrite.diagnostics.diagnostic import display_path
+
+    if pos is None or not pos.file:
+        return None
+    return f"{display_path(pos.file)}:{pos.line}:{pos.column}" if pos.column else f"{display_path(pos.file)}:{pos.line}"
+
+
 @register
 class StubCalls(_TwinTransform):
     """Replace each call the plan stubs by `r0 = <failure value>`; record every call's decision."""
@@ -377,8 +388,13 @@ class ForceCallbackStop(_TwinTransform):
         changed = False
         for ret in plan.returns:
             if ret.blocker is not None:
-                slots = twin.slots()
-                where = f" at slot {slots[ret.used_at] - slots[0]}" if ret.used_at is not None else ""
+                where = ""
+                if ret.used_at is not None:  # lint's words: a source line when line info has one
+                    from bpfrewrite.source import function_positions
+
+                    pos = function_positions(am.obj, self.originals[twin])[ret.used_at]
+                    slots = twin.slots()
+                    where = f" at line {pos.line}" if pos and pos.line else f" at slot {slots[ret.used_at] - slots[0]}"
                 self.problem(twin, ret.index, f"callback of {plan.iterated_by}: {ret.blocker}{where}", am.obj)
                 continue
             insn = twin.insns[ret.index]
