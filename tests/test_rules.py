@@ -69,6 +69,12 @@ TRIGGERS = [
     ("fast-path-keeps-helper", TESTDATA / "ringbuf.bpf.o", "bpf_ringbuf_discard(e, 0)", None, ["bpf_ringbuf_discard"]),
     ("twin-fails-closed", LINT / "xdp_fails_closed.bpf.o", "if (!cfg)", "!cfg",
      ["fail_closed", "0 (XDP_ABORTED)", "2 (XDP_PASS)", "fails closed"]),
+    ("invalid-suppression", LINT / "suppress_typo.bpf.o", "// bpfrewrite: ignore[spin-lock-not-terminabel]",
+     "bpfrewrite:", ["spin-lock-not-terminabel"]),
+    ("unused-suppression", LINT / "suppressed.bpf.o", "bpf_spin_unlock(&c->lock); // bpfrewrite: ignore[loop-without-exit]",
+     "bpfrewrite:", ["loop-without-exit"]),
+    ("unused-suppression", LINT / "suppressed.bpf.o", "// bpfrewrite: ignore[fast-path-keeps-helper, loop-without-exit]",
+     "bpfrewrite:", ["loop-without-exit"]),
 ]
 
 # (rule, object): the rule must report nothing.
@@ -99,6 +105,8 @@ QUIET = [
     ("fast-path-keeps-helper", LINT / "loop_lookup_break.bpf.o"),  # the lookup is stubbed
     ("twin-fails-closed", TESTDATA / "loop.bpf.o"),  # bpf_loop's result is unknown: the twin may pass
     ("twin-fails-closed", TESTDATA / "global_func_tags.bpf.o"),  # nothing stubbed: same verdict
+    ("invalid-suppression", LINT / "suppressed.bpf.o"),
+    ("unused-suppression", LINT / "suppress_typo.bpf.o"),  # the typo is invalid-suppression's; the other is used
 ]
 
 
@@ -180,3 +188,33 @@ def test_fast_path_keeps_helper_messages_are_one_sentence_without_measurement_no
         for d in run(obj, "fast-path-keeps-helper"):
             assert "Kept:" not in d.message and "measured" not in d.message, d.message
             assert ". " not in d.message, d.message
+
+
+def test_a_typo_in_a_suppression_silences_nothing_and_is_reported():
+    obj = LINT / "suppress_typo.bpf.o"
+    line, _ = position(source_of(obj), "ignore[spin-lock-not-terminabel]")
+    got = {(d.rule, d.line) for d in lint_object(read_object(obj))}
+    assert {("spin-lock-not-terminable", line), ("invalid-suppression", line)} <= got
+    unlock, _ = position(source_of(obj), "ignore[fast-path-keeps-helper]")
+    assert not any(l == unlock for _, l in got)  # the correctly spelt comment still works
+
+
+def test_unused_suppression_is_off_by_default_and_keeps_other_findings():
+    obj = LINT / "suppressed.bpf.o"
+    default = lint_object(read_object(obj))
+    assert not any(d.rule == "unused-suppression" for d in default)
+    both = lint_object(read_object(obj), LintConfig(extend_select=("unused-suppression",)))
+    assert {d for d in both if d.rule != "unused-suppression"} == set(default)
+    assert sum(d.rule == "unused-suppression" for d in both) == 2
+
+
+def test_a_bare_ignore_that_silences_nothing_is_reported(tmp_path, compile_bpf):
+    src = (
+        '#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\n__u64 out;\n'
+        'SEC("tc") int bare(struct __sk_buff *skb)\n{\n\tout = skb->len; /* bpfrewrite: ignore */\n\treturn 0;\n}\n'
+        'char LICENSE[] SEC("license") = "GPL";\n'
+    )
+    obj = compile_bpf(tmp_path, src, "bare")
+    (d,) = lint_object(read_object(obj), LintConfig(extend_select=("unused-suppression",)))
+    assert (d.rule, d.line, d.column) == ("unused-suppression", 6, src.splitlines()[5].index("bpfrewrite:") + 1)
+    assert "every rule" in d.message

@@ -22,6 +22,9 @@ def register(app: typer.Typer) -> None:
         ),
         select: Optional[str] = typer.Option(None, "--select", help="Only these rules (comma-separated slugs)."),
         ignore: Optional[str] = typer.Option(None, "--ignore", help="Skip these rules (comma-separated slugs)."),
+        extend_select: Optional[str] = typer.Option(
+            None, "--extend-select", help="Also run these rules (comma-separated; e.g. unused-suppression, off by default)."
+        ),
         severity: List[str] = typer.Option([], "--severity", help="Override a rule's severity: slug=level (repeatable)."),
         jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Lint this many inputs in parallel."),
         cc: Optional[str] = typer.Option(None, "--cc", help="C compiler for .c inputs (default clang-19)."),
@@ -60,6 +63,12 @@ def register(app: typer.Typer) -> None:
 
         if loop_cost_threshold is not None:
             settings = replace(settings, loop_cost_threshold=loop_cost_threshold)
+        if extend_select is not None:
+            from passes.rules.config import validate
+            from passes.rules.registry import RULES
+
+            settings = replace(settings, extend_select=tuple(s.strip() for s in extend_select.split(",") if s.strip()))
+            validate(settings, set(RULES))
         if show_infos is not None:
             settings = replace(settings, show_infos=show_infos)
         results = _run(files, settings, jobs)

@@ -78,9 +78,10 @@ def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(set(diags), key=Diagnostic.sort_key)
 
 
-def merge_same_site(diags: list[Diagnostic]) -> list[Diagnostic]:
-    """One diagnostic per rule and source line (the first column wins), and no info where another
-    rule already reports a warning or an error on the same line; sorted."""
+def merge_same_site(diags: list[Diagnostic], about_comments: frozenset[str] = frozenset()) -> list[Diagnostic]:
+    """One diagnostic per rule and source line (the first column wins), and no info at an
+    instruction where another rule reports a warning or an error; sorted. Rules in
+    about_comments (suppression checks) point at comments and never hide another rule's info."""
     def site(d: Diagnostic) -> tuple:
         if d.file is not None and d.line:
             return (d.file, d.line)
@@ -91,8 +92,11 @@ def merge_same_site(diags: list[Diagnostic]) -> list[Diagnostic]:
         kept.setdefault((d.rule, *site(d)), d)
     worst: dict[tuple, Severity] = {}
     for d in kept.values():
-        worst[site(d)] = max(worst.get(site(d), Severity.INFO), d.severity)
-    return [d for d in kept.values() if not (d.severity == Severity.INFO and worst[site(d)] > Severity.INFO)]
+        if d.rule not in about_comments:
+            at = (d.object, d.section, d.insn)
+            worst[at] = max(worst.get(at, Severity.INFO), d.severity)
+    return [d for d in kept.values()
+            if not (d.severity == Severity.INFO and worst.get((d.object, d.section, d.insn), d.severity) > Severity.INFO)]
 
 
 def display_path(path: str) -> str:

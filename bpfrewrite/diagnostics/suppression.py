@@ -9,9 +9,11 @@ import re
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic
 
-_IGNORE = re.compile(r"bpfrewrite:\s*ignore(?:\[([^\]]*)\])?")
+IGNORE = re.compile(r"bpfrewrite:\s*ignore(?:\[([^\]]*)\])?")
 
 ALL = frozenset({"*"})
+# Rules about the comments themselves: a bare `ignore` cannot hide that it silences nothing.
+ABOUT_COMMENTS = frozenset({"invalid-suppression", "unused-suppression"})
 
 
 def ignored_rules(text: str | None) -> frozenset[str]:
@@ -19,7 +21,7 @@ def ignored_rules(text: str | None) -> frozenset[str]:
     if not text:
         return frozenset()
     found: set[str] = set()
-    for match in _IGNORE.finditer(text):
+    for match in IGNORE.finditer(text):
         if match.group(1) is None:
             return ALL
         found.update(s.strip() for s in match.group(1).split(",") if s.strip())
@@ -29,6 +31,8 @@ def ignored_rules(text: str | None) -> frozenset[str]:
 def is_suppressed(diag: Diagnostic) -> bool:
     """True when the diagnostic's source line carries a suppression naming its rule (or all rules)."""
     rules = ignored_rules(diag.source)
+    if diag.rule in ABOUT_COMMENTS:
+        return diag.rule in rules
     return rules is ALL or "*" in rules or diag.rule in rules
 
 

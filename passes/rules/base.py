@@ -22,6 +22,7 @@ class Rule:
 
     slug: ClassVar[str] = ""
     severity: ClassVar[Severity] = Severity.WARNING
+    default_enabled: ClassVar[bool] = True  # False: runs only when named in select / extend-select
     requires: ClassVar[frozenset] = frozenset()  # analysis names check() asks am.get for (at() needs "source-positions")
 
     def __init__(self, config: "LintConfig | None" = None):

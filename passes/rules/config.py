@@ -29,6 +29,7 @@ class LintConfig:
     source: str | None = None  # the pyproject.toml the settings came from, for messages
     loop_cost_threshold: int = LOOP_COST_THRESHOLD
     show_infos: bool = False  # info diagnostics are counted, not printed, unless asked for
+    extend_select: tuple[str, ...] = ()  # added to the selection (rules that are off by default)
 
     def fails(self, severity: Severity) -> bool:
         """True when a diagnostic of this severity makes the run fail."""
@@ -76,7 +77,7 @@ def parse_severity_overrides(pairs: dict[str, object] | list[str], where: str) -
 
 
 _KEYS = frozenset({"select", "ignore", "severity", "fail-on", "fail_on", "cc", "cflags", "twin-programs", "twin_programs"})
-_KEYS |= {"loop-cost-threshold", "show-infos"}  # lint output and thresholds
+_KEYS |= {"loop-cost-threshold", "show-infos", "extend-select"}  # lint output, thresholds, opt-in rules
 
 
 def load_pyproject(path: Path) -> LintConfig:
@@ -110,6 +111,8 @@ def load_pyproject(path: Path) -> LintConfig:
         if not isinstance(twin_programs, list) or not all(isinstance(v, str) and v for v in twin_programs):
             raise BpfrewriteError(f"{where}: twin-programs must be a list of program names")
         config = replace(config, twin_programs=tuple(twin_programs))
+    if "extend-select" in table:
+        config = replace(config, extend_select=_slug_list(table["extend-select"], "extend-select", where))
     if "loop-cost-threshold" in table:
         config = replace(config, loop_cost_threshold=check_threshold(table["loop-cost-threshold"],
                                                                      f"{where} loop-cost-threshold"))
@@ -141,7 +144,7 @@ def check_threshold(value: object, where: str = "--loop-cost-threshold") -> int:
 
 def validate(config: LintConfig, known: set[str]) -> None:
     """Refuse slugs no rule has, naming where they came from."""
-    named = list(config.select or ()) + list(config.ignore) + list(config.severity)
+    named = list(config.select or ()) + list(config.ignore) + list(config.severity) + list(config.extend_select)
     unknown = sorted({s for s in named if s not in known})
     if unknown:
         where = f" (from {config.source})" if config.source else ""
@@ -150,5 +153,8 @@ def validate(config: LintConfig, known: set[str]) -> None:
 
 def selected(config: LintConfig, known: list[str]) -> list[str]:
     """The slugs that run, in registry order."""
-    chosen = set(config.select) if config.select is not None else set(known)
+    from passes.rules.registry import RULES
+
+    on_by_default = {s for s in known if s not in RULES or RULES[s].default_enabled}
+    chosen = (set(config.select) if config.select is not None else on_by_default) | set(config.extend_select)
     return [s for s in known if s in chosen and s not in config.ignore]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from passes.rules.base import Rule
 from passes.rules.callback_cannot_stop import CallbackCannotStop
 from passes.rules.fast_path_keeps_helper import FastPathKeepsHelper
+from passes.rules.invalid_suppression import InvalidSuppression
 from passes.rules.long_running_helper import LongRunningHelper
 from passes.rules.loop_without_exit import LoopWithoutExit
 from passes.rules.non_terminable_helper import NonTerminableHelper
@@ -11,6 +12,7 @@ from passes.rules.spin_lock_not_terminable import SpinLockNotTerminable
 from passes.rules.twin_fails_closed import TwinFailsClosed
 from passes.rules.unchecked_acquire_result import UncheckedAcquireResult
 from passes.rules.unchecked_lock_result import UncheckedLockResult
+from passes.rules.unused_suppression import UnusedSuppression
 
 RULES: dict[str, type[Rule]] = {
     "spin-lock-not-terminable": SpinLockNotTerminable,
@@ -22,4 +24,6 @@ RULES: dict[str, type[Rule]] = {
     "callback-cannot-stop": CallbackCannotStop,
     "fast-path-keeps-helper": FastPathKeepsHelper,
     "twin-fails-closed": TwinFailsClosed,
+    "invalid-suppression": InvalidSuppression,
+    "unused-suppression": UnusedSuppression,
 }

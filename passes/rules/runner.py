@@ -5,7 +5,7 @@ import tempfile
 from dataclasses import dataclass
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, display_path, merge_same_site
-from bpfrewrite.diagnostics.suppression import drop_suppressed
+from bpfrewrite.diagnostics.suppression import ABOUT_COMMENTS, drop_suppressed
 from bpfrewrite.errors import BpfrewriteError
 from passes.rules.config import LintConfig, selected
 from passes.rules.registry import RULES
@@ -37,7 +37,7 @@ def lint_object(obj, config: LintConfig = LintConfig()) -> list[Diagnostic]:
     twins = twin_names(obj)
     diags = [d for d in diags if d.function not in twins]
     diags = [d.with_severity(config.severity[d.rule]) if d.rule in config.severity else d for d in diags]
-    return merge_same_site(drop_suppressed(diags))
+    return merge_same_site(drop_suppressed(diags), ABOUT_COMMENTS)
 
 
 def lint_path(path: str, config: LintConfig = LintConfig()) -> LintResult:
