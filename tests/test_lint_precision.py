@@ -33,7 +33,8 @@ def raw(obj: Path, slug: str):
     return RULES[slug]().check(model, AnalysisManager(model))
 
 
-@pytest.mark.parametrize("obj", [UNLOCKED, RET1, LOOPS], ids=lambda p: p.name)
+@pytest.mark.parametrize("obj", [UNLOCKED, RET1, LOOPS, LINT / "failure_value_stored.bpf.o", LINT / "suppress_typo.bpf.o"],
+                         ids=lambda p: p.name)
 def test_precision_fixtures_are_accepted_by_the_verifier(obj, kernel):
     results = verify_object(obj)
     assert results and all(r.accepted for r in results), [(r.name, r.message) for r in results]

@@ -69,6 +69,10 @@ TRIGGERS = [
     ("fast-path-keeps-helper", TESTDATA / "ringbuf.bpf.o", "bpf_ringbuf_discard(e, 0)", None, ["bpf_ringbuf_discard"]),
     ("twin-fails-closed", LINT / "xdp_fails_closed.bpf.o", "if (!cfg)", "!cfg",
      ["fail_closed", "0 (XDP_ABORTED)", "2 (XDP_PASS)", "fails closed"]),
+    ("stubbed-value-stored", LINT / "failure_value_stored.bpf.o", "last_update_err = bpf_map_update_elem(", "=",
+     ["bpf_map_update_elem", "-7", "global data (last_update_err)"]),
+    ("stubbed-value-stored", LINT / "failure_value_stored.bpf.o", "e->stackid = bpf_get_stackid(", "=",
+     ["bpf_get_stackid", "-22", "bpf_ringbuf_reserve"]),
     ("invalid-suppression", LINT / "suppress_typo.bpf.o", "// bpfrewrite: ignore[spin-lock-not-terminabel]",
      "bpfrewrite:", ["spin-lock-not-terminabel"]),
     ("unused-suppression", LINT / "suppressed.bpf.o", "bpf_spin_unlock(&c->lock); // bpfrewrite: ignore[loop-without-exit]",
@@ -106,6 +110,8 @@ QUIET = [
     ("twin-fails-closed", TESTDATA / "loop.bpf.o"),  # bpf_loop's result is unknown: the twin may pass
     ("twin-fails-closed", TESTDATA / "global_func_tags.bpf.o"),  # nothing stubbed: same verdict
     ("invalid-suppression", LINT / "suppressed.bpf.o"),
+    ("stubbed-value-stored", TESTDATA / "ringbuf.bpf.o"),
+    ("stubbed-value-stored", TESTDATA / "loop.bpf.o"),
     ("unused-suppression", LINT / "suppress_typo.bpf.o"),  # the typo is invalid-suppression's; the other is used
 ]
 

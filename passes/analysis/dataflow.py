@@ -287,6 +287,17 @@ class ReachingDefinitions:
                 out.append(i)
         return out
 
+    def value_stores(self, call_index: int) -> list[int]:
+        """Stores (and atomics) through a non-stack pointer that write a copy of the value the call
+        at call_index returned, on any path, tested or not."""
+        out = set()
+        for i, _, after in _walk(self, call_index, frozenset({0}), through_tests=True):
+            insn = self.insns[i]
+            acc = _mem_access(insn)
+            if acc is not None and acc[0] != FP and insn.code & 0x07 == 0x03 and insn.src in after:
+                out.add(i)
+        return sorted(out)
+
     def pointer_roots(self, index: int, reg: int) -> frozenset[int]:
         """The definitions the value of reg at index derives from through moves, offsets and spills.
 
@@ -413,8 +424,10 @@ def _carried_slots(carriers: frozenset, locs: _Locations) -> set[tuple[int, int]
     return out
 
 
-def _walk(rd: ReachingDefinitions, index: int, start: frozenset) -> Iterator[tuple[int, str | None, frozenset]]:
-    """Visit (instruction, event, carriers after it) for every distinct state reachable after index."""
+def _walk(rd: ReachingDefinitions, index: int, start: frozenset,
+          through_tests: bool = False) -> Iterator[tuple[int, str | None, frozenset]]:
+    """Visit (instruction, event, carriers after it) for every distinct state reachable after index
+    (through_tests: follow the value past the jumps that test it, on both edges)."""
     cfg, insns, locs = rd.cfg, rd.insns, rd.locs
     seen: set[tuple[int, frozenset]] = set()
     work = deque((j, start) for j in _next_insns(cfg, index))
@@ -426,7 +439,7 @@ def _walk(rd: ReachingDefinitions, index: int, start: frozenset) -> Iterator[tup
         i, carriers = state
         event, after = _step(insns[i], carriers, locs)
         yield i, event, after
-        if event == "test" or insns[i].is_exit or not after:
+        if (event == "test" and not through_tests) or insns[i].is_exit or not after:
             continue
         for j in _next_insns(cfg, i):
             work.append((j, after))

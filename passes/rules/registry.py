@@ -10,6 +10,7 @@ from passes.rules.loop_without_exit import LoopWithoutExit
 from passes.rules.non_terminable_helper import NonTerminableHelper
 from passes.rules.spin_lock_not_terminable import SpinLockNotTerminable
 from passes.rules.twin_fails_closed import TwinFailsClosed
+from passes.rules.stubbed_value_stored import StubbedValueStored
 from passes.rules.unchecked_acquire_result import UncheckedAcquireResult
 from passes.rules.unchecked_lock_result import UncheckedLockResult
 from passes.rules.unused_suppression import UnusedSuppression
@@ -24,6 +25,7 @@ RULES: dict[str, type[Rule]] = {
     "callback-cannot-stop": CallbackCannotStop,
     "fast-path-keeps-helper": FastPathKeepsHelper,
     "twin-fails-closed": TwinFailsClosed,
+    "stubbed-value-stored": StubbedValueStored,
     "invalid-suppression": InvalidSuppression,
     "unused-suppression": UnusedSuppression,
 }
