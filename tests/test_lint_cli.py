@@ -178,7 +178,7 @@ define i32 @prog(ptr %ctx) section "tc" {
 def test_ll_input_compiled_in_process(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "p.ll").write_text(IR)
-    code, out, _ = lint(monkeypatch, capsys, "p.ll", "--select", "spin-lock-not-terminable")
+    code, out, _ = lint(monkeypatch, capsys, "p.ll", "--select", "spin-lock-not-terminable", "--target-kernel", "6.18")
     assert code == 1
     assert out.splitlines()[0] == (
         "p.ll:tc+0: warning: bpf_spin_lock cannot fail, so a terminating program cannot skip the"

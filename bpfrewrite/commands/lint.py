@@ -41,6 +41,11 @@ def register(app: typer.Typer) -> None:
             None, "--show-infos/--hide-infos", show_default=False,
             help="Print info diagnostics (default: hidden and counted in the summary; config key show-infos).",
         ),
+        target_kernel: Optional[str] = typer.Option(
+            None, "--target-kernel", metavar="X.Y", show_default=False,
+            help="Kernel the programs will run on; advice and version-dependent rules follow it "
+            "[default: the running kernel, else the newest the helper table knows].",
+        ),
         list_rules: bool = typer.Option(False, "--list-rules", help="List every rule (slug, default severity, summary) and exit."),
         explain: Optional[str] = typer.Option(None, "--explain", help="Print a rule's documentation (what, why, example, how to fix) and exit."),
     ) -> None:
@@ -63,6 +68,10 @@ def register(app: typer.Typer) -> None:
 
         if loop_cost_threshold is not None:
             settings = replace(settings, loop_cost_threshold=loop_cost_threshold)
+        if target_kernel is not None:
+            from bpfrewrite.kernel.versions import parse_version
+
+            settings = replace(settings, target_kernel=parse_version(target_kernel))
         if extend_select is not None:
             from passes.rules.config import validate
             from passes.rules.registry import RULES

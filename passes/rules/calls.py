@@ -56,12 +56,15 @@ def calls_with_role(am, role: Role) -> Iterator[Call]:
     return (c for c in known_calls(am) if role in c.entry.roles)
 
 
-def checked_locks() -> list[str]:
-    """Names of the locks whose result a program can test (role lock, int result), for advice."""
+def checked_locks(target=None) -> list[str]:
+    """Names of the locks whose result a program can test (role lock, int result), for advice;
+    with target (major, minor), only those that kernel has."""
     from bpfrewrite.kernel.table import helpers, kfuncs
+    from bpfrewrite.kernel.versions import available
 
     found = [e.name for e in (*helpers(), *kfuncs())
-             if Role.LOCK in e.roles and Role.SPINS in e.roles and e.returns.value == "int"]
+             if Role.LOCK in e.roles and Role.SPINS in e.roles and e.returns.value == "int"
+             and (target is None or available(e.name, target))]
     return sorted(found, key=lambda n: (len(n), n))
 
 

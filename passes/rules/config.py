@@ -30,6 +30,14 @@ class LintConfig:
     loop_cost_threshold: int = LOOP_COST_THRESHOLD
     show_infos: bool = False  # info diagnostics are counted, not printed, unless asked for
     extend_select: tuple[str, ...] = ()  # added to the selection (rules that are off by default)
+    target_kernel: tuple[int, int] | None = None  # None: the running kernel, else the newest the table knows
+
+    @property
+    def target(self) -> tuple[int, int]:
+        """The kernel version advice and version-dependent rules follow."""
+        from bpfrewrite.kernel.versions import default_target
+
+        return self.target_kernel or default_target()
 
     def fails(self, severity: Severity) -> bool:
         """True when a diagnostic of this severity makes the run fail."""
@@ -77,7 +85,7 @@ def parse_severity_overrides(pairs: dict[str, object] | list[str], where: str) -
 
 
 _KEYS = frozenset({"select", "ignore", "severity", "fail-on", "fail_on", "cc", "cflags", "twin-programs", "twin_programs"})
-_KEYS |= {"loop-cost-threshold", "show-infos", "extend-select"}  # lint output, thresholds, opt-in rules
+_KEYS |= {"loop-cost-threshold", "show-infos", "extend-select", "target-kernel"}  # lint output, thresholds, opt-in rules
 
 
 def load_pyproject(path: Path) -> LintConfig:
@@ -111,6 +119,10 @@ def load_pyproject(path: Path) -> LintConfig:
         if not isinstance(twin_programs, list) or not all(isinstance(v, str) and v for v in twin_programs):
             raise BpfrewriteError(f"{where}: twin-programs must be a list of program names")
         config = replace(config, twin_programs=tuple(twin_programs))
+    if "target-kernel" in table:
+        from bpfrewrite.kernel.versions import parse_version
+
+        config = replace(config, target_kernel=parse_version(table["target-kernel"], f"{where} target-kernel"))
     if "extend-select" in table:
         config = replace(config, extend_select=_slug_list(table["extend-select"], "extend-select", where))
     if "loop-cost-threshold" in table:

@@ -41,8 +41,11 @@ when a call the twin stubs fails (`if (!v) break;`).
 `loop-cost-threshold` in `[tool.bpfrewrite]`, or `--loop-cost-threshold N`: the estimated
 instructions per run from which a counted loop is reported (default 10000; 0 reports every loop).
 
+`--target-kernel X.Y` (or `target-kernel`): for a kernel without open-coded iterators (the
+version comes from `bpfrewrite/kernel/versions.json`) the advice is a helper with a callback.
+
 ## What changed
-Counted loops under the threshold are no longer reported (a 64-iteration byte loop used to warn
+Advice follows the target kernel. Counted loops under the threshold are no longer reported (a 64-iteration byte loop used to warn
 "it runs up to 64 times"); the message now says the estimate. Fixture:
 `testdata/lint/src/loop_parser_bounds.bpf.c`.
 '''
@@ -50,6 +53,7 @@ from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.kernel.table import Role
+from bpfrewrite.kernel.versions import available, since, text
 from passes.analysis.cfg import CFG
 from passes.analysis.dataflow import Dataflow, _walk
 from passes.analysis.fastpath_plan import FastPathPlan
@@ -119,6 +123,13 @@ class LoopWithoutExit(Rule):
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at the back edge of each loop without an early way out."""
+        from bpfrewrite.kernel.table import helper_by_name, kfuncs
+
+        target = self.config.target
+        # Advice follows the target kernel: open-coded iterators are what the fast path leaves best.
+        iterator = min((since(e.name), e.name) for e in kfuncs() if Role.ITER_NEW in e.roles and since(e.name))[1]
+        iterators = available(iterator, target)
+        loop_helper = helper_by_name("loop").name
         out = []
         for func in obj.functions:
             cfg = am.get(CFG, func)
@@ -147,6 +158,10 @@ class LoopWithoutExit(Rule):
                                f" leave the loop when the call fails")
                     help = ("`if (!v) break;` after the call, or another way out: an open-coded iterator, "
                             "can_loop, or fewer iterations")
+                elif not iterators:
+                    message = f"{runs} with no way for a fast path to leave it early; use {loop_helper} with a callback"
+                    help = (f"kernel {text(target)} has no open-coded iterators ({iterator} appeared in "
+                            f"{text(since(iterator))}); {loop_helper} gives the fast path a way out")
                 else:
                     message = f"{runs} with no way for the twin to leave it early; use an open-coded iterator or can_loop"
                     help = ("an open-coded iterator, can_loop (may_goto) or a helper with a callback gives the "

@@ -27,12 +27,22 @@ if (bpf_res_spin_lock(&val->lock))
 val->count++;
 bpf_res_spin_unlock(&val->lock);
 ```
+
+## Options
+`--target-kernel X.Y` (or `target-kernel` in `[tool.bpfrewrite]`; default the running kernel):
+the advice names only checked locks that kernel has (the version each appeared in comes from
+`bpfrewrite/kernel/versions.json`); for an older kernel it says which version has one.
+
+## What changed
+The advice follows the target kernel (before, it always named `bpf_res_spin_lock`, which kernels
+before 6.15 do not have).
 '''
 from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.kernel.table import Returns, Role
 from passes.rules.base import Rule
+from bpfrewrite.kernel.versions import since
 from passes.rules.calls import calls_with_role, checked_locks
 
 
@@ -46,8 +56,18 @@ class SpinLockNotTerminable(Rule):
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at each call of a void lock."""
         out = []
-        better = checked_locks()
-        advice = f" ({' or '.join(better[:2])})" if better else ""
+        from bpfrewrite.kernel.versions import text
+
+        target = self.config.target
+        better = checked_locks(target)
+        if better:
+            advice = f"use a lock whose result can be tested ({' or '.join(better[:2])})"
+            help = "skip the critical section when the lock fails: `if (lock(...)) return ...;`"
+        else:  # the target kernel has no checked lock: say what would, and what to do meanwhile
+            newer = sorted({since(n) for n in checked_locks() if since(n)})
+            advice = "keep the critical section short"
+            help = (f"kernel {text(target)} has no lock whose result can be tested"
+                    + (f"; kernel {text(newer[0])} has one" if newer else ""))
         for call in calls_with_role(am, Role.LOCK):
             if call.entry.returns != Returns.VOID or Role.SPINS not in call.entry.roles:
                 continue
@@ -57,8 +77,8 @@ class SpinLockNotTerminable(Rule):
                     call.func,
                     call.index,
                     f"{call.entry.name} cannot fail, so a terminating program cannot skip the critical section;"
-                    f" use a lock whose result can be tested{advice}",
-                    help="skip the critical section when the lock fails: `if (lock(...)) return ...;`",
+                    f" {advice}",
+                    help=help,
                 )
             )
         return out
