@@ -19,6 +19,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+def _version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"bpfrewrite {version('bpfrewrite')}")
+        except PackageNotFoundError:  # running from a checkout that was never installed
+            print("bpfrewrite (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Lint BPF objects for early termination, draw their CFGs, and write fast-path twins."""
+
+
 # Each module registers its command(s) on `app`; order here is the order in --help.
 _COMMAND_MODULES = ("disasm", "cfg", "lint", "patch", "verify", "guard")
 
@@ -39,6 +58,45 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def command():
+    """The click command of the app, with plain metavars in --help.
+
+    typer 0.29 labels each option with its Python type (`<str>`, `<bool>`, `<list[str]>`); a
+    user needs the value's meaning (FILE, N, SLUGS) or, for a flag, nothing.
+    """
+    cmd = typer.main.get_command(app)
+    todo = [cmd]
+    while todo:
+        current = todo.pop()
+        todo.extend(getattr(current, "commands", {}).values())
+        current.get_help_option = _quiet_help(current.get_help_option)
+        for param in current.params:
+            if param.metavar is not None:
+                continue
+            if param.param_type_name == "option":  # typer bundles its own click: match by kind, not class
+                param.metavar = "" if param.is_flag or param.count else _METAVARS.get(param.name, param.name.upper())
+            else:  # arguments: the usage line names them; the type column stays empty
+                param.display_type_rich = lambda ctx: None
+    return cmd
+
+
+def _quiet_help(make):
+    """get_help_option, with no type label on --help itself."""
+    def get_help_option(ctx):
+        option = make(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    return get_help_option
+
+
+# Metavars that read better than the parameter's name.
+_METAVARS = {"fmt": "FORMAT", "jobs": "N", "fail_on": "LEVEL", "severity": "SLUG=LEVEL", "select": "SLUGS",
+             "ignore": "SLUGS", "extend_select": "SLUGS", "cflags": "FLAGS", "config": "FILE",
+             "loop_cost_threshold": "N", "explain": "SLUG", "print_after": "TRANSFORM"}
+
+
 def main() -> None:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
     import gc
@@ -48,7 +106,7 @@ def main() -> None:
     gc.disable()
     try:
         # Without standalone mode click returns typer.Exit's code instead of raising it.
-        code = app(standalone_mode=False)
+        code = command().main(prog_name="bpfrewrite", standalone_mode=False)
     except BpfrewriteError as exc:
         print(f"bpfrewrite: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -156,3 +156,102 @@ def compile_ir(src: Path, out: Path) -> None:
     except RuntimeError as exc:
         raise BpfrewriteError(f"{src}: LLVM could not compile the IR for BPF: {' '.join(str(exc).split())}") from None
     out.write_bytes(obj)
+
+
+# ----- build integration: directories, paths in flags, compile_commands.json -----------------
+
+_PATH_FLAGS = ("-I", "-isystem", "-iquote", "-idirafter", "-include", "--sysroot", "-isysroot")
+
+
+def expand_inputs(paths: list[str]) -> list[str]:
+    """paths with each directory replaced by the *.bpf.c and *.bpf.o files under it (sorted;
+    hidden directories skipped); a directory with none is a user error."""
+    out: list[str] = []
+    for p in paths:
+        if not os.path.isdir(p):
+            out.append(p)
+            continue
+        root = Path(p)
+        found = sorted(
+            str(f) for f in root.rglob("*")
+            if f.name.endswith((".bpf.c", ".bpf.o")) and f.is_file()
+            and not any(part.startswith(".") for part in f.relative_to(root).parts[:-1])
+        )
+        if not found:
+            raise BpfrewriteError(f"{p}: no *.bpf.c or *.bpf.o files in this directory")
+        out.extend(found)
+    return out
+
+
+def absolute_flag_paths(flags: list[str], base: Path) -> list[str]:
+    """flags with the relative paths of -I, -isystem, -include, ... made absolute against base."""
+    out: list[str] = []
+    expect_path = False
+    for flag in flags:
+        if expect_path:
+            out.append(flag if os.path.isabs(flag) else str(base / flag))
+            expect_path = False
+            continue
+        if flag in _PATH_FLAGS:
+            out.append(flag)
+            expect_path = True
+            continue
+        for prefix in ("-I", "-isystem", "-iquote", "-idirafter", "--sysroot="):
+            if flag.startswith(prefix) and len(flag) > len(prefix):
+                path = flag[len(prefix):]
+                flag = prefix + (path if os.path.isabs(path) else str(base / path))
+                break
+        out.append(flag)
+    return out
+
+
+def resolve_cflags(cflags: str, base: Path, where: str) -> str:
+    """cflags (a shell-quoted string) with relative include paths made absolute against base."""
+    try:
+        return shlex.join(absolute_flag_paths(shlex.split(cflags), base))
+    except ValueError as exc:
+        raise BpfrewriteError(f"{where}: cannot parse cflags {cflags!r}: {exc}") from None
+
+
+# Flags of a compile command that are about its own output, not about how the code compiles.
+_DROP_WITH_VALUE = frozenset({"-o", "-MF", "-MT", "-MQ"})
+_DROP = frozenset({"-c", "-MD", "-MMD", "-MP", "-M", "-MM"})
+
+
+def compile_database(path: Path) -> dict[str, str]:
+    """Source file (resolved) -> its flags (shell-quoted, include paths absolute) from a
+    compile_commands.json, as clang-tidy -p reads it."""
+    import json
+
+    where = str(path)
+    try:
+        entries = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise BpfrewriteError(f"{where}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise BpfrewriteError(f"{where}: not a JSON compilation database ({exc})") from None
+    if not isinstance(entries, list):
+        raise BpfrewriteError(f"{where}: not a JSON compilation database (expected a list of entries)")
+    out: dict[str, str] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not {"directory", "file"} <= set(entry):
+            raise BpfrewriteError(f"{where}: an entry lacks directory or file")
+        directory = Path(entry["directory"])
+        try:
+            args = list(entry["arguments"]) if "arguments" in entry else shlex.split(entry.get("command", ""))
+        except ValueError as exc:
+            raise BpfrewriteError(f"{where}: cannot parse the command for {entry['file']}: {exc}") from None
+        source = (directory / entry["file"]).resolve()
+        flags, skip = [], False
+        for arg in args[1:]:  # args[0] is the compiler; ours (--cc) compiles
+            if skip:
+                skip = False
+                continue
+            if arg in _DROP_WITH_VALUE:
+                skip = True
+                continue
+            if arg in _DROP or arg.startswith(("-o", "-MF")) or (directory / arg).resolve() == source:
+                continue
+            flags.append(arg)
+        out[str(source)] = shlex.join(absolute_flag_paths(flags, directory))
+    return out

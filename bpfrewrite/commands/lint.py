@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         files: Optional[List[str]] = typer.Argument(None, help="Inputs: .o objects, .c sources, .ll/.bc LLVM IR."),
         fmt: str = typer.Option("text", "--format", help="text, json, sarif or github."),
         fail_on: Optional[str] = typer.Option(
-            None, "--fail-on", help="Exit 1 on a diagnostic at or above: error, warning (default), info, never."
+            None, "--fail-on", help="Exit 1 on a diagnostic at or above: error, warning, info, never. \\[default: warning]"
         ),
         select: Optional[str] = typer.Option(None, "--select", help="Only these rules (comma-separated slugs)."),
         ignore: Optional[str] = typer.Option(None, "--ignore", help="Skip these rules (comma-separated slugs)."),
@@ -27,24 +27,31 @@ def register(app: typer.Typer) -> None:
         ),
         severity: List[str] = typer.Option([], "--severity", help="Override a rule's severity: slug=level (repeatable)."),
         jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Lint this many inputs in parallel."),
-        cc: Optional[str] = typer.Option(None, "--cc", help="C compiler for .c inputs (default clang-19)."),
-        cflags: Optional[str] = typer.Option(None, "--cflags", help="Extra flags for .c inputs, after the defaults (-O2 -D__TARGET_ARCH_x86 -I<multiarch>)."),
+        cc: Optional[str] = typer.Option(None, "--cc", help="C compiler for .c inputs. \\[default: clang-19]"),
+        cflags: Optional[str] = typer.Option(None, "--cflags", help="Extra flags for .c inputs, after the defaults (-O2 -D__TARGET_ARCH_x86 and the multiarch include directory)."),
         config: Optional[Path] = typer.Option(
             None, "--config", help="pyproject.toml to read \\[tool.bpfrewrite] from (default: nearest above the first input)."
         ),
         loop_cost_threshold: Optional[int] = typer.Option(
             None, "--loop-cost-threshold", min=0, show_default=False,
             help="loop-without-exit reports a counted loop only from this many instructions per run "
-            "(iterations x body) [default: 10000].",
+            "(iterations x body) \\[default: 10000].",
         ),
         show_infos: Optional[bool] = typer.Option(
             None, "--show-infos/--hide-infos", show_default=False,
-            help="Print info diagnostics (default: hidden and counted in the summary; config key show-infos).",
+            help="Print info diagnostics, or hide them and count them in the summary. \\[default: hide-infos]",
         ),
         target_kernel: Optional[str] = typer.Option(
             None, "--target-kernel", metavar="X.Y", show_default=False,
             help="Kernel the programs will run on; advice and version-dependent rules follow it "
-            "[default: the running kernel, else the newest the helper table knows].",
+            "\\[default: the running kernel, else the newest the helper table knows].",
+        ),
+        compile_commands: Optional[Path] = typer.Option(
+            None, "--compile-commands", metavar="FILE",
+            help="compile_commands.json: compile each .c input with the flags its entry gives.",
+        ),
+        build_dir: Optional[Path] = typer.Option(
+            None, "-p", metavar="DIR", help="Build directory holding compile_commands.json (as clang-tidy -p).",
         ),
         list_rules: bool = typer.Option(False, "--list-rules", help="List every rule (slug, default severity, summary) and exit."),
         explain: Optional[str] = typer.Option(None, "--explain", help="Print a rule's documentation (what, why, example, how to fix) and exit."),
@@ -60,6 +67,14 @@ def register(app: typer.Typer) -> None:
             return
         if not files:
             raise BpfrewriteError("no inputs: give .o, .c, .ll or .bc files (or --list-rules, --explain SLUG)")
+        from bpfrewrite.inputs import compile_database, expand_inputs
+
+        files = expand_inputs(files)
+        if compile_commands is not None and build_dir is not None:
+            raise BpfrewriteError("give either --compile-commands FILE or -p DIR")
+        database = None
+        if compile_commands is not None or build_dir is not None:
+            database = compile_database(compile_commands or build_dir / "compile_commands.json")
 
         if fmt not in FORMATS:
             raise BpfrewriteError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -80,7 +95,7 @@ def register(app: typer.Typer) -> None:
             validate(settings, set(RULES))
         if show_infos is not None:
             settings = replace(settings, show_infos=show_infos)
-        results = _run(files, settings, jobs)
+        results = _run(files, settings, jobs, database)
         errors = [r.error for r in results if r.error]
         from bpfrewrite.diagnostics.diagnostic import sort_diagnostics
 
@@ -155,24 +170,31 @@ def _settings(files, fail_on, select, ignore, severity, cc, cflags, config):
     return settings
 
 
-def _run(files: list[str], settings, jobs: int):
-    """Lint every input (in a process pool when jobs > 1), results in input order."""
+def _run(files: list[str], settings, jobs: int, database: dict[str, str] | None = None):
+    """Lint every input (in a process pool when jobs > 1), results in input order; a .c input
+    with an entry in the compilation database compiles with that entry's flags."""
     import sys
+    from dataclasses import replace
 
     from passes.rules.runner import lint_path
+
+    configs = [settings] * len(files)
+    if database:
+        configs = [replace(settings, cflags=database[key]) if (key := str(Path(f).resolve())) in database else settings
+                   for f in files]
 
     progress = _Progress(len(files)) if len(files) >= _PROGRESS_MIN_FILES and sys.stderr.isatty() else None
     results = []
     if jobs <= 1 or len(files) <= 1:
         for path in files:
-            results.append(lint_path(path, settings))
+            results.append(lint_path(path, configs[len(results)]))
             if progress:
                 progress.step()
     else:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
-            for result in pool.map(lint_path, files, [settings] * len(files)):
+            for result in pool.map(lint_path, files, configs):
                 results.append(result)
                 if progress:
                     progress.step()

@@ -137,6 +137,10 @@ def load_pyproject(path: Path) -> LintConfig:
             if not isinstance(table[key], str):
                 raise BpfrewriteError(f"{where}: {key} must be a string")
             config = replace(config, **{key: table[key]})
+    if config.cflags:  # paths in them are the project's: relative to this file, not to the cwd
+        from bpfrewrite.inputs import resolve_cflags
+
+        config = replace(config, cflags=resolve_cflags(config.cflags, path.resolve().parent, where))
     return config
 
 
