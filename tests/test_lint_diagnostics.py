@@ -109,7 +109,11 @@ def test_json_schema():
     doc = json.loads(json_format.render([diag(), diag(file=None, line=None, column=None)]))
     assert doc["version"] == 1
     first, second = doc["diagnostics"]
-    assert set(first) == {"rule", "severity", "message", "file", "line", "column", "object", "section", "function", "insn"}
+    assert set(first) == {"rule", "severity", "message", "file", "line", "column", "end_line", "end_column", "help",
+                          "url", "object", "section", "function", "insn"}
+    from bpfrewrite.diagnostics.diagnostic import docs_url, end_column
+
+    assert first["end_line"] == 3 and first["end_column"] == end_column(diag()) and first["url"] == docs_url("r-one")
     assert first["severity"] == "warning" and first["line"] == 3 and first["column"] == 5 and first["insn"] == 7
     assert second["file"] is None and second["line"] is None
 
@@ -129,7 +133,9 @@ def test_sarif_structure():
     assert res["ruleId"] == "r-one" and res["level"] == "warning" and res["message"]["text"] == "bad thing"
     phys = res["locations"][0]["physicalLocation"]
     assert phys["artifactLocation"]["uri"] == "a.bpf.c"
-    assert phys["region"] == {"startLine": 3, "startColumn": 5}
+    from bpfrewrite.diagnostics.diagnostic import end_column
+
+    assert phys["region"] == {"startLine": 3, "startColumn": 5, "endColumn": end_column(diag())}
     assert res["ruleIndex"] == 0
     assert res2["level"] == "note"  # SARIF has no "info"
     assert res2["locations"][0]["physicalLocation"] == {"artifactLocation": {"uri": "a.bpf.o"}}
@@ -140,3 +146,13 @@ def test_github_format_and_escaping():
     assert out == "::warning file=a.bpf.c,line=3,col=5,title=r-one::50%25 done, a:b%0Anext\n"
     assert github.render([diag(sev=Severity.INFO)]).startswith("::notice ")
     assert github.render([diag(sev=Severity.ERROR, file="x,y.c")]).startswith("::error file=x%2Cy.c,")
+
+
+@pytest.mark.parametrize("source, column, token", [
+    ("\tx = call(y);", 6, "call"), ("\th->slots[idx]++;", 15, "++"), ("\treturn x;", 2, "return"), ("\t(x)", 2, "("),
+])
+def test_end_column_spans_the_token(source, column, token):
+    from bpfrewrite.diagnostics.diagnostic import end_column
+
+    end = end_column(diag(source=source, column=column))
+    assert source[column - 1 : end - 1] == token

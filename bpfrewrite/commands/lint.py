@@ -227,8 +227,9 @@ class _Progress:
 
 def _descriptions(settings):
     """SARIF rule descriptions for the rules that ran, from their docstrings."""
+    from bpfrewrite.diagnostics.diagnostic import docs_url
     from bpfrewrite.diagnostics.sarif import RuleDescription
-    from passes.rules.base import plain
+    from passes.rules.base import plain, unwrap
     from passes.rules.config import selected
     from passes.rules.registry import RULES
 
@@ -240,9 +241,13 @@ def _descriptions(settings):
             RuleDescription(
                 id=slug,
                 short=rule.summary(),
-                full=plain(sections.get("What it does", rule.summary())),
-                help=plain("\n\n".join(f"{k}:\n{sections[k]}" for k in ("Why it matters", "How to fix") if k in sections)),
+                full=" ".join(unwrap(plain(sections.get("What it does", rule.summary()))).split("\n\n")),
+                help=unwrap(plain("\n\n".join(f"{k}: {sections[k]}" for k in ("Why it matters", "How to fix")
+                                                if k in sections))),
                 severity=settings.severity.get(slug, rule.severity),
+                help_uri=docs_url(slug),
+                help_markdown="\n\n".join(f"## {k}\n\n{sections[k]}" for k in ("Why it matters", "How to fix")
+                                           if k in sections),
             )
         )
     return out

@@ -73,6 +73,34 @@ class Diagnostic:
         return replace(self, object=name)
 
 
+# Where each rule's page (docs/rules/<slug>.md) is published: one place to change when it moves.
+DOCS_URL = "https://github.com/bpfrewrite/bpfrewrite/blob/main/docs/rules/{slug}.md"
+
+
+def docs_url(slug: str) -> str:
+    """The URL of a rule's documentation page."""
+    return DOCS_URL.format(slug=slug)
+
+
+def end_column(diag: Diagnostic) -> int | None:
+    """One past the last column of the token the diagnostic points at (SARIF's endColumn), from
+    the source line: an identifier or number, a run of operator characters, else one character."""
+    if not diag.column:
+        return None
+    text = (diag.source or "").rstrip("\n")
+    start = diag.column - 1
+    if start >= len(text):
+        return diag.column + 1
+    end = start + 1
+    kinds = ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", "+-*/%=<>!&|^~")
+    for chars in kinds:
+        if text[start] in chars:
+            while end < len(text) and text[end] in chars:
+                end += 1
+            break
+    return end + 1
+
+
 def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
     """diags in the order every renderer prints them (duplicates dropped)."""
     return sorted(set(diags), key=Diagnostic.sort_key)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from bpfrewrite.diagnostics.diagnostic import Diagnostic
+from bpfrewrite.diagnostics.diagnostic import Diagnostic, docs_url, end_column
 
 # Bump when a key changes meaning or disappears; adding keys keeps the version.
 SCHEMA_VERSION = 1
@@ -18,6 +18,10 @@ def to_record(diag: Diagnostic) -> dict:
         "file": diag.file,
         "line": diag.line,
         "column": diag.column,
+        "end_line": diag.line if diag.column else None,
+        "end_column": end_column(diag),  # one past the token's last column, as SARIF's endColumn
+        "help": diag.help,
+        "url": docs_url(diag.rule),
         "object": diag.object,
         "section": diag.section,
         "function": diag.function,

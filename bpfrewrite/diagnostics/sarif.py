@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
+from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity, end_column
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -20,6 +20,7 @@ class RuleDescription:
     help: str
     severity: Severity
     help_uri: str | None = None
+    help_markdown: str | None = None
 
 
 def level(severity: Severity) -> str:
@@ -33,7 +34,7 @@ def _rule(desc: RuleDescription) -> dict:
         "name": desc.id,
         "shortDescription": {"text": desc.short},
         "fullDescription": {"text": desc.full},
-        "help": {"text": desc.help},
+        "help": {"text": desc.help, **({"markdown": desc.help_markdown} if desc.help_markdown else {})},
         "defaultConfiguration": {"level": level(desc.severity)},
     }
     if desc.help_uri:
@@ -46,6 +47,7 @@ def _result(diag: Diagnostic, index: dict[str, int]) -> dict:
         region = {"startLine": diag.line}
         if diag.column:
             region["startColumn"] = diag.column
+            region["endColumn"] = end_column(diag)
         physical = {"artifactLocation": {"uri": diag.file}, "region": region}
     else:
         # No line info: point at the object itself; the logical location still names the function.

@@ -60,6 +60,13 @@ class Rule:
         return out
 
 
+def unwrap(text: str) -> str:
+    """text with the line breaks inside each paragraph removed (paragraphs stay apart, by a blank
+    line); SARIF viewers wrap text themselves."""
+    paragraphs = [" ".join(line.strip() for line in p.splitlines() if line.strip()) for p in re.split(r"\n\s*\n", text)]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 def plain(markdown: str) -> str:
     """Markdown text flattened for SARIF's plain-text fields (code fences and backticks removed)."""
     lines = [line for line in markdown.splitlines() if not line.startswith("```")]
