@@ -25,6 +25,12 @@ bpf_ringbuf_submit(e, 0);                     /* kept: releases the reservation 
 ## How to fix
 Nothing is wrong; this is information. Prefer calls the twin can stub on hot paths, or
 select the rule out (`--ignore fast-path-keeps-helper`) when you do not need the list.
+
+## What changed
+The message quotes the first sentence of the reason, without the "Kept:" prefix and without
+notes on where a fact was measured (those are in docs/helper-table.md). Like every info, it is
+hidden unless `--show-infos` (or `show-infos = true`) is given, and dropped where another rule
+reports a warning or an error at the same instruction.
 '''
 from __future__ import annotations
 

@@ -24,6 +24,9 @@ bpf_loop(1 << 20, step, &state, 0);
 Make sure the program copes with fewer iterations than asked (test the helper's return value)
 and that the callback's return is a constant the twin can flip (see
 `callback-cannot-stop`). Keep the bound as small as the work needs.
+
+## What changed
+The message says what to do in the same sentence (cope with the iteration stopping early).
 '''
 from __future__ import annotations
 

@@ -20,6 +20,10 @@ bpf_copy_from_user(buf, sizeof(buf), uptr);   /* may fault pages in */
 Keep such calls off hot or latency-critical paths, bound their input (copy fewer bytes), or
 move the work to user space. If the delay is acceptable, suppress the report on that line with
 `// bpfrewrite: ignore[non-terminable-helper]`.
+
+## What changed
+The message says what to do in the same sentence (bound the input or keep the call off
+latency-critical paths).
 '''
 from __future__ import annotations
 

@@ -29,6 +29,9 @@ if (!n)
 n->key = 1;
 bpf_obj_drop(n);
 ```
+
+## What changed
+The message names the line the untested result reaches and what to do, in one sentence.
 '''
 from __future__ import annotations
 
