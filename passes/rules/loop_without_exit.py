@@ -126,7 +126,7 @@ class LoopWithoutExit(Rule):
         from bpfrewrite.kernel.table import helper_by_name, kfuncs
 
         target = self.config.target
-        # Advice follows the target kernel: open-coded iterators are what the fast path leaves best.
+        # Advice follows the target kernel: open-coded iterators are what a twin leaves best.
         iterator = min((since(e.name), e.name) for e in kfuncs() if Role.ITER_NEW in e.roles and since(e.name))[1]
         iterators = available(iterator, target)
         loop_helper = helper_by_name("loop").name
@@ -159,9 +159,9 @@ class LoopWithoutExit(Rule):
                     help = ("`if (!v) break;` after the call, or another way out: an open-coded iterator, "
                             "can_loop, or fewer iterations")
                 elif not iterators:
-                    message = f"{runs} with no way for a fast path to leave it early; use {loop_helper} with a callback"
+                    message = f"{runs} with no way for the twin to leave it early; use {loop_helper} with a callback"
                     help = (f"kernel {text(target)} has no open-coded iterators ({iterator} appeared in "
-                            f"{text(since(iterator))}); {loop_helper} gives the fast path a way out")
+                            f"{text(since(iterator))}); {loop_helper} gives the twin a way out")
                 else:
                     message = f"{runs} with no way for the twin to leave it early; use an open-coded iterator or can_loop"
                     help = ("an open-coded iterator, can_loop (may_goto) or a helper with a callback gives the "

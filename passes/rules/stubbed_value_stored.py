@@ -1,4 +1,4 @@
-'''A call the fast path stubs whose result is stored where user space reads it.
+'''A call the twin stubs whose result is stored where user space reads it.
 
 ## What it does
 Follows the result of every call the fast-path twin replaces by its failure value (the plan
@@ -84,6 +84,6 @@ class StubbedValueStored(Rule):
                         f"the twin stores {call.callee}'s failure value {call.value}"
                         f" ({where(am, func, call.index)}) into {store_target(func, flow, store)},"
                         f" where user space reads it; store the result only when the call succeeded",
-                        help="in the fast-path twin the call does nothing and returns its failure value",
+                        help="in the twin the call does nothing and returns its failure value",
                     ))
         return out
