@@ -204,8 +204,11 @@ def prog_type_name(prog_type: int) -> str:
 
 
 @contextmanager
-def captured_messages() -> Iterator[list[str]]:
-    """Route libbpf's warnings into a list instead of stderr while the block runs."""
+def captured_messages(size: int = 4096) -> Iterator[list[str]]:
+    """Route libbpf's warnings into a list instead of stderr while the block runs.
+
+    A message longer than size bytes is truncated (a verifier log arrives as one message).
+    """
     lib = library()
     libc = _libc()
     messages: list[str] = []
@@ -213,7 +216,7 @@ def captured_messages() -> Iterator[list[str]]:
     def on_print(level: int, fmt: bytes, args: int) -> int:
         if level != LIBBPF_WARN:
             return 0
-        buf = ctypes.create_string_buffer(4096)
+        buf = ctypes.create_string_buffer(size)
         # A va_list can be consumed once: a longer message is truncated, not re-formatted.
         libc.vsnprintf(buf, len(buf), fmt, args)
         messages.append(buf.value.decode("utf-8", "replace"))

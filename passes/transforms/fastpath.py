@@ -30,6 +30,7 @@ from passes.analysis.dataflow import Dataflow
 from passes.analysis.fastpath_plan import RETURN_STOP, FastPathPlan
 from passes.manager import AnalysisManager, PassManager, Transform, register
 from passes.verdicts import verdict_of
+from passes.transforms.struct_ops import add_twin_maps
 
 TWIN_SUFFIX = "__fast"
 REPORT_SECTION = ".bpfrewrite"
@@ -78,6 +79,7 @@ class PatchResult:
     verdicts: list[tuple[Function, Function, object, object]] = field(default_factory=list)
     # (twin, slot) -> file:line:col for the CLI; not in the section, whose bytes must not depend on the cwd.
     sources: dict[tuple[str, int], str] = field(default_factory=dict)
+    maps: list[dict] = field(default_factory=list)  # twin struct_ops maps: original, twin, section
 
     def report(self) -> dict:
         """The machine-readable report (also written to the .bpfrewrite section)."""
@@ -93,6 +95,7 @@ class PatchResult:
                 {"program": o.name, "twin": t.name, "type": o.prog_type, "original": vo.as_dict(), "fast": vt.as_dict()}
                 for o, t, vo, vt in self.verdicts
             ],
+            "maps": self.maps,
         }
 
 
@@ -119,6 +122,8 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
     # The object gained functions: object-wide results are stale; the originals' plans are not.
     am.invalidate(preserved=(FastPathPlan, Dataflow, CFG))
     result = PatchResult(pairs=list(twins.items()))
+    # A struct_ops program loads only when a struct_ops map names it: its twin needs a twin map.
+    result.maps = add_twin_maps(obj, twins, TWIN_SUFFIX)
     originals = {twin: orig for orig, twin in twins.items()}
     pm = PassManager(am, print_after=print_after, printer=printer)
     pm.run(StubCalls(originals, result), twins.values())
@@ -420,7 +425,7 @@ def read_report(obj: Object) -> dict | None:
     sec = obj.section(REPORT_SECTION)
     if sec is None:
         return None
-    merged: dict = {"version": REPORT_VERSION, "twins": [], "sites": [], "problems": [], "verdicts": []}
+    merged: dict = {"version": REPORT_VERSION, "twins": [], "sites": [], "problems": [], "verdicts": [], "maps": []}
     # One JSON document per NUL- or newline-separated chunk: the string-table form written since
     # schema 1's loader-quiet change, and the older PROGBITS form (JSON lines, concatenated by the linker).
     for line in re.split(rb"[\0\n]", sec.data):
@@ -432,7 +437,7 @@ def read_report(obj: Object) -> dict | None:
             raise BpfrewriteError(f"{obj.path}: the {REPORT_SECTION} section is not bpfrewrite's JSON report") from None
         if not isinstance(report, dict) or report.get("version") not in READABLE_VERSIONS:
             raise BpfrewriteError(f"{obj.path}: unknown {REPORT_SECTION} report version")
-        for key in ("twins", "sites", "problems", "verdicts"):
+        for key in ("twins", "sites", "problems", "verdicts", "maps"):
             merged[key].extend(report.get(key, ()))
     return merged
 

@@ -1,0 +1,299 @@
+"""Lint, patch and load the real-world regression set (build/corpus/, made by benchmarks/corpus/build.py).
+
+Per object: `bpfrewrite lint` and `bpfrewrite patch` (the CLI, in process), then libbpf loads the
+input as-is and the patched output with every twin whose original loads by default (a twin that is
+autoload-off is switched on). Loads run in a private mount namespace with its own bpffs, so pinned
+maps never reach the host's /sys/fs/bpf. Each object is handled in a forked child with a time limit,
+so a crash or a hang costs one object, not the run. Prints one row per project and the failure
+reasons, grouped; `--markdown` prints the same as tables for docs/benchmarks.md; `--json FILE` keeps
+every object's outcome.
+
+Run as root from the repository root: python3 benchmarks/realworld.py [--corpus build/corpus]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+NS_MARK = "BPFREWRITE_REALWORLD_NS"
+TWIN_SUFFIX = "__fast"
+
+
+def enter_private_bpffs() -> None:
+    """Re-run this script in a private mount namespace with a fresh bpffs on /sys/fs/bpf."""
+    if os.environ.get(NS_MARK):
+        return
+    env = dict(os.environ, **{NS_MARK: "1"})
+    script = ('mount --make-rprivate / && mount -t bpf bpf /sys/fs/bpf && exec "$@"')
+    cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", sys.executable, *sys.argv]
+    sys.exit(subprocess.run(cmd, env=env).returncode)
+
+
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    """Run the bpfrewrite CLI in this process; return (exit code, stderr). A traceback is exit 99."""
+    from bpfrewrite import cli
+
+    err = io.StringIO()
+    old_argv = sys.argv
+    sys.argv = ["bpfrewrite", *argv]
+    try:
+        with redirect_stderr(err), redirect_stdout(io.StringIO()):
+            try:
+                cli.main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException as exc:  # a bug: what the user would see as a traceback
+                return 99, f"traceback: {type(exc).__name__}: {exc}"
+    finally:
+        sys.argv = old_argv
+    return code, err.getvalue()
+
+
+def libbpf_load(path: str, twins: bool) -> tuple[bool, str, int]:
+    """Load the object; with twins, switch on every twin whose original is autoloaded.
+
+    Returns (loaded, reason, programs loaded).
+    """
+    from bpfrewrite.kernel import libbpf
+
+    with libbpf.captured_messages(1 << 20) as messages:
+        try:
+            obj = libbpf.BpfObject(path)
+        except Exception as exc:
+            return False, f"open: {exc}", 0
+        with obj:
+            progs = {p.name: p for p in obj.programs()}
+            if not progs:
+                return False, "no programs", 0
+            if twins:
+                lib = libbpf.library()
+                lib.bpf_program__autoload.restype = bool
+                lib.bpf_program__autoload.argtypes = [libbpf.ctypes.c_void_p]
+                for name, prog in progs.items():
+                    original = progs.get(name[: -len(TWIN_SUFFIX)]) if name.endswith(TWIN_SUFFIX) else None
+                    if original is not None and lib.bpf_program__autoload(original.handle):
+                        prog.set_autoload(True)
+            err = obj.load()
+            loaded = sum(1 for p in progs.values() if p.fd >= 0)
+    if err == 0:
+        return True, "", loaded
+    return False, load_reason(messages, err), loaded
+
+
+def load_reason(messages: list[str], err: int) -> str:
+    """The libbpf/verifier line that says why, with names and numbers masked so reasons group."""
+    text = "".join(messages)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    verifier = None
+    for i, ln in enumerate(lines):
+        if "-- BEGIN PROG LOAD LOG --" in ln:
+            body = []
+            for nxt in lines[i + 1:]:
+                if "-- END PROG LOAD LOG --" in nxt:
+                    break
+                body.append(nxt)
+            # The verifier's error is the last line before the "processed N insns" summary.
+            for cand in reversed(body):
+                if not cand.startswith(("processed ", "verification time", "stack depth", "mark_precise")):
+                    verifier = cand
+                    break
+            break
+    headline = next((ln for ln in lines if "failed" in ln or "error" in ln.lower()), None)
+    reason = f"verifier: {verifier} ({os.strerror(err)})" if verifier else (headline or os.strerror(err))
+    return mask(reason)
+
+
+def mask(text: str) -> str:
+    """Replace names, numbers and addresses in a message so equal causes group together."""
+    text = re.sub(r"libbpf: ", "", text)
+    text = re.sub(r"'[^']*'", "'…'", text)
+    text = re.sub(r"\b0x[0-9a-f]+\b", "N", text)
+    text = re.sub(r"-?\b\d+\b", "N", text)
+    text = re.sub(r"\bR\d\b", "Rn", text)
+    return text[:160]
+
+
+def examine(path: str, tmpdir: str) -> dict:
+    """Lint, patch and load one object; return its outcome."""
+    out: dict = {"object": path}
+    code, err = run_cli(["lint", "--fail-on", "never", "--format", "json", path])
+    out["lint"] = code == 0
+    if code:
+        out["lint_error"] = first_line(err)
+    patched = os.path.join(tmpdir, "patched.o")
+    code, err = run_cli(["patch", path, patched])
+    out["patch"] = code == 0 and os.path.exists(patched)
+    if not out["patch"]:
+        out["patch_error"] = first_line(err) or f"exit {code}"
+    ok, reason, n = libbpf_load(path, twins=False)
+    out["loads"] = ok
+    out["programs_loaded"] = n
+    if not ok:
+        out["load_error"] = reason
+    if out["patch"]:
+        ok, reason, n = libbpf_load(patched, twins=True)
+        out["patched_loads"] = ok
+        out["patched_programs_loaded"] = n
+        if not ok:
+            out["patched_load_error"] = reason
+    return out
+
+
+def first_line(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("bpfrewrite: warning")]
+    return lines[0].replace("bpfrewrite: error: ", "") if lines else ""
+
+
+def _child(path: str, conn) -> None:
+    with tempfile.TemporaryDirectory(prefix="realworld-") as tmp:
+        try:
+            conn.send(examine(path, tmp))
+        except BaseException as exc:
+            conn.send({"object": path, "crash": f"{type(exc).__name__}: {exc}"})
+
+
+def examine_isolated(path: str, timeout: float) -> dict:
+    """examine() in a forked child: a segfault or hang is recorded instead of ending the run."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(path, child))
+    proc.start()
+    child.close()
+    result = None
+    if parent.poll(timeout):
+        try:
+            result = parent.recv()
+        except EOFError:
+            pass
+    proc.join(1)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return {"object": path, "crash": f"timeout after {timeout:.0f} s"}
+    return result or {"object": path, "crash": f"child died (exit {proc.exitcode})"}
+
+
+def has_programs(path: str) -> bool:
+    """Whether libbpf finds at least one program in the object (the set the goals speak of)."""
+    from bpfrewrite.kernel import libbpf
+
+    with libbpf.captured_messages():
+        try:
+            with libbpf.BpfObject(path) as obj:
+                return bool(obj.programs())
+        except Exception:
+            return False
+
+
+def summarise(results: dict[str, list[dict]]) -> tuple[list[tuple], dict[str, Counter]]:
+    """Rows per project and reasons per failure kind."""
+    rows = []
+    reasons: dict[str, Counter] = defaultdict(Counter)
+    totals = Counter()
+    for project, outcomes in sorted(results.items()):
+        c = Counter()
+        for o in outcomes:
+            c["objects"] += 1
+            if "crash" in o:
+                reasons["crash"][mask(o["crash"])] += 1
+                continue
+            c["lint"] += o["lint"]
+            c["patch"] += o["patch"]
+            c["loads"] += o["loads"]
+            if not o["lint"]:
+                reasons["lint"][mask(o["lint_error"])] += 1
+            if not o["patch"]:
+                reasons["patch"][mask(o["patch_error"])] += 1
+            if not o["loads"]:
+                reasons["input does not load"][o["load_error"]] += 1
+            if o["loads"]:
+                c["loads_patch"] += o["patch"]
+                good = o.get("patched_loads", False)
+                c["patched_loads"] += good
+                if o["patch"] and not good:
+                    reasons["loads as-is, patched does not"][o["patched_load_error"]] += 1
+        totals.update(c)
+        rows.append((project, c))
+    rows.append(("total", totals))
+    return rows, reasons
+
+
+def render(rows, reasons, markdown: bool) -> str:
+    head = ("project", "objects", "lint ok", "patch ok", "load as-is", "load patched, all twins")
+    table = [head] + [
+        (name, str(c["objects"]), str(c["lint"]), str(c["patch"]), str(c["loads"]),
+         f"{c['patched_loads']} / {c['loads']}") for name, c in rows]
+    lines = []
+    if markdown:
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|---|" + "---:|" * (len(head) - 1))
+        lines += ["| " + " | ".join(r) + " |" for r in table[1:]]
+    else:
+        widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+        lines += ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                  for r in table]
+    for kind, counter in sorted(reasons.items()):
+        lines.append("")
+        lines.append(f"{'**' if markdown else ''}{kind}{'**' if markdown else ''} "
+                     f"({sum(counter.values())} objects):")
+        if markdown:
+            lines.append("")
+        for reason, n in counter.most_common():
+            lines.append(f"{'- ' if markdown else '  '}{n:4} {'`' if markdown else ''}{reason}"
+                         f"{'`' if markdown else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT / "build" / "corpus")
+    parser.add_argument("--project", action="append", help="only this project (repeatable)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per object")
+    parser.add_argument("--markdown", action="store_true", help="print markdown tables")
+    parser.add_argument("--json", type=Path, help="write every object's outcome here")
+    parser.add_argument("objects", nargs="*", help="only these objects (paths under the corpus)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("realworld.py: loading BPF needs root", file=sys.stderr)
+        return 2
+    enter_private_bpffs()
+    manifest = json.loads((args.corpus / "manifest.json").read_text())
+    results: dict[str, list[dict]] = {}
+    start = time.monotonic()
+    for project, entry in sorted(manifest["projects"].items()):
+        if args.project and project not in args.project:
+            continue
+        for rel in entry["objects"]:
+            path = str(args.corpus / rel)
+            if args.objects and rel not in args.objects and path not in args.objects:
+                continue
+            if not has_programs(path):
+                continue  # no program: not a loadable object (e.g. a BTF-only test input)
+            outcome = examine_isolated(path, args.timeout)
+            outcome["object"] = rel
+            results.setdefault(project, []).append(outcome)
+            print(json.dumps(outcome), file=sys.stderr, flush=True)
+    rows, reasons = summarise(results)
+    print(render(rows, reasons, args.markdown), end="")
+    print(f"({time.monotonic() - start:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
