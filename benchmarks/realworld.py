@@ -77,6 +77,7 @@ def libbpf_load(path: str, twins: bool) -> tuple[bool, str, int]:
             return False, f"open: {exc}", 0
         with obj:
             progs = {p.name: p for p in obj.programs()}
+            sections = {name: p.section for name, p in progs.items()}
             if not progs:
                 return False, "no programs", 0
             if twins:
@@ -91,13 +92,16 @@ def libbpf_load(path: str, twins: bool) -> tuple[bool, str, int]:
             loaded = sum(1 for p in progs.values() if p.fd >= 0)
     if err == 0:
         return True, "", loaded
-    return False, load_reason(messages, err), loaded
+    return False, load_reason(messages, err, sections), loaded
 
 
-def load_reason(messages: list[str], err: int) -> str:
-    """The libbpf/verifier line that says why, with names and numbers masked so reasons group."""
-    text = "".join(messages)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+def load_reason(messages: list[str], err: int, sections: dict[str, str]) -> str:
+    """The libbpf/verifier line that says why, with names and numbers masked so reasons group.
+
+    sections maps program names to their ELF sections: a reason about a program is prefixed with
+    its section's kind (the part before '/'), since the kind often is the reason (fentry: EPERM).
+    """
+    lines = [ln.strip() for ln in "".join(messages).splitlines() if ln.strip()]
     verifier = None
     for i, ln in enumerate(lines):
         if "-- BEGIN PROG LOAD LOG --" in ln:
@@ -112,9 +116,20 @@ def load_reason(messages: list[str], err: int) -> str:
                     verifier = cand
                     break
             break
-    headline = next((ln for ln in lines if "failed" in ln or "error" in ln.lower()), None)
-    reason = f"verifier: {verifier} ({os.strerror(err)})" if verifier else (headline or os.strerror(err))
-    return mask(reason)
+    noise = ("Retrying without BTF", "-- END", "-- BEGIN", "failed to load object", "failed to load: -")
+    causes = [ln for ln in lines if not any(n in ln for n in noise)]
+    causes = [ln for ln in causes if "BPF program load failed" in ln] or causes
+    if verifier:
+        reason = f"verifier: {verifier} ({os.strerror(err)})"
+    elif causes:
+        reason = causes[0] if "BPF program load failed" in causes[0] else causes[-1]
+    else:
+        reason = os.strerror(err)
+    prog = next((m.group(1) for ln in lines for m in [re.search(r"prog '([^']+)'", ln)] if m), None)
+    kind = sections.get(prog, "").lstrip("?").split("/")[0] if prog else ""
+    if "missing BPF prog type" in reason:
+        kind = ""  # the section name is the problem and is in the message
+    return (f"[{kind}] " if kind else "") + mask(reason)
 
 
 def mask(text: str) -> str:
@@ -139,12 +154,14 @@ def examine(path: str, tmpdir: str) -> dict:
     out["patch"] = code == 0 and os.path.exists(patched)
     if not out["patch"]:
         out["patch_error"] = first_line(err) or f"exit {code}"
+    fresh_bpffs()
     ok, reason, n = libbpf_load(path, twins=False)
     out["loads"] = ok
     out["programs_loaded"] = n
     if not ok:
         out["load_error"] = reason
     if out["patch"]:
+        fresh_bpffs()
         ok, reason, n = libbpf_load(patched, twins=True)
         out["patched_loads"] = ok
         out["patched_programs_loaded"] = n
@@ -158,7 +175,27 @@ def first_line(text: str) -> str:
     return lines[0].replace("bpfrewrite: error: ", "") if lines else ""
 
 
+CLONE_NEWNS = 0x00020000
+
+
+def private_mounts() -> None:
+    """Give this (forked) process its own mount namespace, so each load can have a fresh bpffs."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+
+
+def fresh_bpffs() -> None:
+    """Mount an empty bpffs on /sys/fs/bpf (in this process's namespace): objects that pin maps by
+    name would otherwise reuse the pins of the previous load, or of another object."""
+    subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
+
+
 def _child(path: str, conn) -> None:
+    private_mounts()
     with tempfile.TemporaryDirectory(prefix="realworld-") as tmp:
         try:
             conn.send(examine(path, tmp))
@@ -166,25 +203,43 @@ def _child(path: str, conn) -> None:
             conn.send({"object": path, "crash": f"{type(exc).__name__}: {exc}"})
 
 
-def examine_isolated(path: str, timeout: float) -> dict:
-    """examine() in a forked child: a segfault or hang is recorded instead of ending the run."""
+def examine_all(paths: list[str], jobs: int, timeout: float, done) -> None:
+    """examine() each path in a forked child, jobs at a time; done(outcome) in completion order.
+
+    A child that crashes (a segfault in libbpf) or outlives timeout is recorded, not fatal.
+    """
+    from multiprocessing.connection import wait
+
+    from bpfrewrite import cli  # noqa: F401  imported once here, not in every child
+    from bpfrewrite.kernel import libbpf  # noqa: F401
+
     ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(path, child))
-    proc.start()
-    child.close()
-    result = None
-    if parent.poll(timeout):
-        try:
-            result = parent.recv()
-        except EOFError:
-            pass
-    proc.join(1)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
-        return {"object": path, "crash": f"timeout after {timeout:.0f} s"}
-    return result or {"object": path, "crash": f"child died (exit {proc.exitcode})"}
+    todo = list(reversed(paths))
+    running: dict = {}  # connection -> (process, path, started)
+    while todo or running:
+        while todo and len(running) < jobs:
+            path = todo.pop()
+            parent, child = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_child, args=(path, child))
+            proc.start()
+            child.close()
+            running[parent] = (proc, path, time.monotonic())
+        for conn in wait(list(running), timeout=1.0):
+            proc, path, _ = running.pop(conn)
+            try:
+                outcome = conn.recv()
+            except EOFError:
+                proc.join()
+                outcome = {"object": path, "crash": f"child died (exit {proc.exitcode})"}
+            proc.join()
+            done(outcome)
+        now = time.monotonic()
+        for conn, (proc, path, started) in list(running.items()):
+            if now - started > timeout:
+                proc.kill()
+                proc.join()
+                del running[conn]
+                done({"object": path, "crash": f"timeout after {timeout:.0f} s"})
 
 
 def has_programs(path: str) -> bool:
@@ -208,6 +263,9 @@ def summarise(results: dict[str, list[dict]]) -> tuple[list[tuple], dict[str, Co
         c = Counter()
         for o in outcomes:
             c["objects"] += 1
+            if o.get("no_programs"):
+                c["no programs"] += 1
+                continue
             if "crash" in o:
                 reasons["crash"][mask(o["crash"])] += 1
                 continue
@@ -233,9 +291,9 @@ def summarise(results: dict[str, list[dict]]) -> tuple[list[tuple], dict[str, Co
 
 
 def render(rows, reasons, markdown: bool) -> str:
-    head = ("project", "objects", "lint ok", "patch ok", "load as-is", "load patched, all twins")
+    head = ("project", "objects", "no program", "lint ok", "patch ok", "load as-is", "load patched, all twins")
     table = [head] + [
-        (name, str(c["objects"]), str(c["lint"]), str(c["patch"]), str(c["loads"]),
+        (name, str(c["objects"]), str(c["no programs"]), str(c["lint"]), str(c["patch"]), str(c["loads"]),
          f"{c['patched_loads']} / {c['loads']}") for name, c in rows]
     lines = []
     if markdown:
@@ -263,30 +321,59 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=ROOT / "build" / "corpus")
     parser.add_argument("--project", action="append", help="only this project (repeatable)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per object")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="objects examined at once (at most 2)")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
     parser.add_argument("--json", type=Path, help="write every object's outcome here")
+    parser.add_argument("--scan", action="store_true", help="examine the objects on disk, not the manifest's list")
+    parser.add_argument("--resume", type=Path, help="outcomes of an earlier run (--json): keep them, examine the rest")
     parser.add_argument("objects", nargs="*", help="only these objects (paths under the corpus)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("realworld.py: loading BPF needs root", file=sys.stderr)
         return 2
     enter_private_bpffs()
-    manifest = json.loads((args.corpus / "manifest.json").read_text())
+    if args.scan:  # what is on disk now (a build may still be running)
+        listing = {d.name: sorted(str(p.relative_to(args.corpus)) for p in d.glob("*.o"))
+                   for d in sorted((args.corpus / "objs").iterdir()) if d.is_dir()}
+    else:
+        manifest = json.loads((args.corpus / "manifest.json").read_text())
+        listing = {name: entry["objects"] for name, entry in manifest["projects"].items()}
     results: dict[str, list[dict]] = {}
+    seen: set[str] = set()
+    if args.resume and args.resume.exists():
+        results = json.loads(args.resume.read_text())
+        seen = {o["object"] for outcomes in results.values() for o in outcomes}
     start = time.monotonic()
-    for project, entry in sorted(manifest["projects"].items()):
+    project_of: dict[str, str] = {}
+    paths = []
+    for project, objects in sorted(listing.items()):
         if args.project and project not in args.project:
             continue
-        for rel in entry["objects"]:
+        for rel in objects:
+            if rel in seen:
+                continue
             path = str(args.corpus / rel)
             if args.objects and rel not in args.objects and path not in args.objects:
                 continue
-            if not has_programs(path):
-                continue  # no program: not a loadable object (e.g. a BTF-only test input)
-            outcome = examine_isolated(path, args.timeout)
-            outcome["object"] = rel
-            results.setdefault(project, []).append(outcome)
-            print(json.dumps(outcome), file=sys.stderr, flush=True)
+            if not os.path.exists(path):
+                print(f"realworld.py: {path} is in the manifest but missing: rebuild the corpus", file=sys.stderr)
+                return 2
+            results.setdefault(project, [])
+            if not has_programs(path):  # e.g. BTF-only test inputs: counted, not examined
+                results[project].append({"object": rel, "no_programs": True})
+                continue
+            project_of[path] = project
+            paths.append(path)
+
+    def done(outcome: dict) -> None:
+        path = outcome["object"]
+        outcome["object"] = os.path.relpath(path, args.corpus)
+        results[project_of[path]].append(outcome)
+        print(json.dumps(outcome), file=sys.stderr, flush=True)
+
+    examine_all(paths, max(1, min(args.jobs, 2)), args.timeout, done)
+    for outcomes in results.values():
+        outcomes.sort(key=lambda o: o["object"])
     rows, reasons = summarise(results)
     print(render(rows, reasons, args.markdown), end="")
     print(f"({time.monotonic() - start:.0f} s)")

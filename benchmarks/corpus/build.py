@@ -67,7 +67,9 @@ PROJECTS = [
             ["."], includes=["common", "headers"]),
     Project("xdp-tools", "xdp-project+xdp-tools", ["lib", "xdp-bench", "xdp-dump", "xdp-forward",
                                                      "xdp-monitor", "xdp-trafficgen", "xdp-filter"],
-            includes=["headers", "lib/util", "lib/libxdp"], flags=["-std=gnu2x"]),
+            includes=["headers", "lib/util", "lib/libxdp"],
+            # What xdp-tools' configure finds in libbpf-dev 1.1 (its BPF code declares helpers otherwise).
+            flags=["-std=gnu2x", "-DHAVE_LIBBPF_BPF_PROGRAM__TYPE", "-DHAVE_LIBBPF_BPF_PROGRAM__FLAGS"]),
     Project("bcc-libbpf-tools", "iovisor+bcc", ["libbpf-tools"], includes=["libbpf-tools"]),
     Project("katran", "facebookincubator+katran", ["katran"],
             includes=[".", "katran/lib/bpf", "katran/lib/linux_includes", "katran/lib"],
