@@ -29,14 +29,15 @@ def _load_everything(path: Path) -> tuple[int, dict[str, int], list[str]]:
     return err, fds, messages
 
 
-def test_twin_map_names_the_twins(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["cc_ops", "cc_ops_lite"])
+def test_twin_map_names_the_twins(name: str, tmp_path: Path) -> None:
     out = tmp_path / "p.o"
     patch_object(SOURCE, out)
     obj = read_object(out)
     sec = obj.section(".struct_ops")
-    twin = next(s for s in obj.symbols if s.name == "cc_ops" + TWIN_SUFFIX)
-    orig = next(s for s in obj.symbols if s.name == "cc_ops")
-    assert twin.shndx == sec.index and twin.size == orig.size and twin.value >= orig.value + orig.size
+    twin = next(s for s in obj.symbols if s.name == name + TWIN_SUFFIX)
+    orig = next(s for s in obj.symbols if s.name == name)
+    assert twin.shndx == sec.index and twin.size == orig.size and twin.value >= 2 * orig.size
     # Same bytes (name, flags), members relocated against the twins instead of the originals.
     assert sec.data[twin.value:twin.value + twin.size] == sec.data[orig.value:orig.value + orig.size]
     relocs = obj.other_relocations[".rel.struct_ops"]
@@ -48,10 +49,11 @@ def test_twin_map_names_the_twins(tmp_path: Path) -> None:
     assert {name for _, name in members(orig)} == set(PROGRAMS)
     datasec = next(t for t in obj.btf.types[1:] if t.kind == BtfKind.DATASEC and t.name == ".struct_ops")
     by_name = {obj.btf.types[v.type].name: v for v in datasec.datasec_vars}
-    assert by_name["cc_ops" + TWIN_SUFFIX].offset == twin.value
-    assert obj.btf.types[by_name["cc_ops" + TWIN_SUFFIX].type].size_or_type == \
-        obj.btf.types[by_name["cc_ops"].type].size_or_type  # the same struct tcp_congestion_ops
-    assert read_report(obj)["maps"] == [{"original": "cc_ops", "twin": "cc_ops__fast", "section": ".struct_ops"}]
+    assert set(by_name) == {"cc_ops", "cc_ops_lite", "cc_ops__fast", "cc_ops_lite__fast"}
+    assert by_name[name + TWIN_SUFFIX].offset == twin.value
+    assert obj.btf.types[by_name[name + TWIN_SUFFIX].type].size_or_type == \
+        obj.btf.types[by_name[name].type].size_or_type  # the same struct tcp_congestion_ops
+    assert {"original": name, "twin": name + TWIN_SUFFIX, "section": ".struct_ops"} in read_report(obj)["maps"]
 
 
 def test_patched_object_loads_with_every_twin(tmp_path: Path, kernel) -> None:

@@ -68,7 +68,8 @@ def _copy_variable(obj: Object, sec: Section, var: Symbol, suffix: str) -> Symbo
     if btf is not None:
         datasec = next((t for t in btf.types[1:] if t.kind == BtfKind.DATASEC and t.name == sec.name), None)
         if datasec is not None:
-            entry = next((v for v in datasec.datasec_vars if v.offset == var.value), None)
+            # By name: clang leaves every DATASEC offset 0 and libbpf fills them in from the symbols.
+            entry = next((v for v in datasec.datasec_vars if btf.types[v.type].name == var.name), None)
             if entry is not None:
                 import dataclasses
 

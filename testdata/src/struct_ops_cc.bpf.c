@@ -8,6 +8,9 @@
  * Fast-path twin: every program gets a twin in its section, and the map gets a twin map
  * `cc_ops__fast` whose members point at the twins, so libbpf can load the twins too. The
  * object is loaded, never attached (registering a congestion control is global).
+ * A second map, cc_ops_lite, shares two of the programs: clang writes every DATASEC offset of
+ * .struct_ops as 0 (libbpf fills them in from the symbols), so a twin map must find its
+ * original's BTF VAR by name, not by offset (bpf_dctcp in the kernel selftests has two maps).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -50,4 +53,12 @@ struct tcp_congestion_ops cc_ops = {
 	.undo_cwnd = (void *)cc_undo_cwnd,
 	.cong_avoid = (void *)cc_cong_avoid,
 	.name = "bpfrw_cc",
+};
+
+SEC(".struct_ops")
+struct tcp_congestion_ops cc_ops_lite = {
+	.ssthresh = (void *)cc_ssthresh,
+	.undo_cwnd = (void *)cc_undo_cwnd,
+	.cong_avoid = (void *)cc_cong_avoid,
+	.name = "bpfrw_cc_lite",
 };
