@@ -9,7 +9,7 @@ TESTDATA_OBJ := $(patsubst testdata/src/%.bpf.c,testdata/%.bpf.o,$(TESTDATA_SRC)
 LINT_SRC := $(wildcard testdata/lint/src/*.bpf.c)
 LINT_OBJ := $(patsubst testdata/lint/src/%.bpf.c,testdata/lint/%.bpf.o,$(LINT_SRC))
 
-.PHONY: deps system-deps python-deps test demo testdata bench clean
+.PHONY: deps system-deps python-deps test demo testdata bench corpus realworld clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -58,6 +58,17 @@ testdata/asm/all_insns.o: testdata/asm/all_insns.s
 
 bench: deps
 	$(PYTHON) benchmarks/disasm_throughput.py
+
+# The real-world regression set (never committed): kernel BPF selftests from the Debian package
+# linux-source-6.12 (installed when missing) and projects from bare git mirrors under $(MIRROR)
+# (OWNER+NAME/repo each; see docs/benchmarks.md), compiled into build/corpus/ at -j2, niced.
+MIRROR ?= /work/.mirror
+corpus: system-deps
+	nice $(PYTHON) benchmarks/corpus/build.py --mirror $(MIRROR)
+
+# Lint, patch and load every corpus object (root; private bpffs); prints the docs table.
+realworld: corpus
+	nice $(PYTHON) benchmarks/realworld.py --markdown --json build/corpus/realworld.json
 
 clean:
 	rm -rf build *.egg-info .pytest_cache
