@@ -72,3 +72,20 @@ def test_benchmark_on_testdata_objects(tmp_path: Path, kernel) -> None:
     table = proc.stdout.splitlines()
     assert table[0].split()[:2] == ["project", "objects"]
     assert table[1].split() == ["testdata", "3", "0", "3", "3", str(loads), str(loads), "/", str(loads)]
+
+
+def test_corpus_build_picks_bpf_sources_only(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks.corpus.build import Project
+    finally:
+        sys.path.remove(str(REPO))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "prog.c").write_text('SEC("xdp") int f(void *ctx) { return 2; }\n')
+    (tmp_path / "a" / "loader.c").write_text('#define SEC(x)\nint main(int argc, char **argv) { return 0; }\n')
+    (tmp_path / "a" / "helper.c").write_text("int g(void) { return 1; }\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "other.bpf.c").write_text('SEC("tc") int h(void *ctx) { return 0; }\n')
+    found = Project("p", None, ["a"]).candidates(tmp_path)
+    assert [p.name for p in found] == ["prog.c"]
+    assert [p.name for p in Project("p", None, ["a", "b"]).candidates(tmp_path)] == ["prog.c", "other.bpf.c"]
