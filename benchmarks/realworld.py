@@ -125,6 +125,8 @@ def load_reason(messages: list[str], err: int, sections: dict[str, str]) -> str:
         reason = causes[0] if "BPF program load failed" in causes[0] else causes[-1]
     else:
         reason = os.strerror(err)
+    # libbpf 1.1 prints "ERROR: strerror_r(524)=22" for the kernel-internal ENOTSUPP.
+    reason = re.sub(r"ERROR: strerror_r\(-?524\)=-?\d+", "ENOTSUPP", reason).replace("Unknown error 524", "ENOTSUPP")
     prog = next((m.group(1) for ln in lines for m in [re.search(r"prog '([^']+)'", ln)] if m), None)
     kind = sections.get(prog, "").lstrip("?").split("/")[0] if prog else ""
     if "missing BPF prog type" in reason:
@@ -142,8 +144,8 @@ def mask(text: str) -> str:
     return text[:160]
 
 
-def examine(path: str, tmpdir: str) -> dict:
-    """Lint, patch and load one object; return its outcome."""
+def examine(path: str, tmpdir: str, progress=lambda out: None) -> dict:
+    """Lint, patch and load one object; return its outcome (progress(outcome so far) between steps)."""
     out: dict = {"object": path}
     code, err = run_cli(["lint", "--fail-on", "never", "--format", "json", path])
     out["lint"] = code == 0
@@ -154,12 +156,14 @@ def examine(path: str, tmpdir: str) -> dict:
     out["patch"] = code == 0 and os.path.exists(patched)
     if not out["patch"]:
         out["patch_error"] = first_line(err) or f"exit {code}"
+    progress(out)
     fresh_bpffs()
     ok, reason, n = libbpf_load(path, twins=False)
     out["loads"] = ok
     out["programs_loaded"] = n
     if not ok:
         out["load_error"] = reason
+    progress(out)
     if out["patch"]:
         fresh_bpffs()
         ok, reason, n = libbpf_load(patched, twins=True)
@@ -198,7 +202,7 @@ def _child(path: str, conn) -> None:
     private_mounts()
     with tempfile.TemporaryDirectory(prefix="realworld-") as tmp:
         try:
-            conn.send(examine(path, tmp))
+            conn.send(dict(examine(path, tmp, lambda out: conn.send(dict(out, partial=True)))))
         except BaseException as exc:
             conn.send({"object": path, "crash": f"{type(exc).__name__}: {exc}"})
 
@@ -216,6 +220,7 @@ def examine_all(paths: list[str], jobs: int, timeout: float, done) -> None:
     ctx = multiprocessing.get_context("fork")
     todo = list(reversed(paths))
     running: dict = {}  # connection -> (process, path, started)
+    partial: dict = {}  # connection -> the outcome so far
     while todo or running:
         while todo and len(running) < jobs:
             path = todo.pop()
@@ -225,12 +230,17 @@ def examine_all(paths: list[str], jobs: int, timeout: float, done) -> None:
             child.close()
             running[parent] = (proc, path, time.monotonic())
         for conn in wait(list(running), timeout=1.0):
-            proc, path, _ = running.pop(conn)
+            proc, path, started = running[conn]
             try:
                 outcome = conn.recv()
             except EOFError:
                 proc.join()
-                outcome = {"object": path, "crash": f"child died (exit {proc.exitcode})"}
+                outcome = dict(partial.pop(conn, {"object": path}), crash=f"child died (exit {proc.exitcode})")
+            if outcome.pop("partial", False):
+                partial[conn] = outcome  # lint and patch are done: a later timeout keeps them
+                continue
+            del running[conn]
+            partial.pop(conn, None)
             proc.join()
             done(outcome)
         now = time.monotonic()
@@ -239,7 +249,10 @@ def examine_all(paths: list[str], jobs: int, timeout: float, done) -> None:
                 proc.kill()
                 proc.join()
                 del running[conn]
-                done({"object": path, "crash": f"timeout after {timeout:.0f} s"})
+                outcome = partial.pop(conn, {"object": path})
+                step = "loading the patched object" if "loads" in outcome else \
+                    "loading the input" if "patch" in outcome else "lint or patch"
+                done(dict(outcome, timeout=f"{step} took over {timeout:.0f} s"))
 
 
 def has_programs(path: str) -> bool:
@@ -268,21 +281,21 @@ def summarise(results: dict[str, list[dict]]) -> tuple[list[tuple], dict[str, Co
                 continue
             if "crash" in o:
                 reasons["crash"][mask(o["crash"])] += 1
-                continue
-            c["lint"] += o["lint"]
-            c["patch"] += o["patch"]
-            c["loads"] += o["loads"]
-            if not o["lint"]:
+            if "timeout" in o:
+                reasons["timeout"][o["timeout"]] += 1
+            c["lint"] += o.get("lint", False)
+            c["patch"] += o.get("patch", False)
+            c["loads"] += o.get("loads", False)
+            if o.get("lint") is False:
                 reasons["lint"][mask(o["lint_error"])] += 1
-            if not o["patch"]:
+            if o.get("patch") is False:
                 reasons["patch"][mask(o["patch_error"])] += 1
-            if not o["loads"]:
+            if o.get("loads") is False:
                 reasons["input does not load"][o["load_error"]] += 1
-            if o["loads"]:
-                c["loads_patch"] += o["patch"]
+            if o.get("loads"):
                 good = o.get("patched_loads", False)
                 c["patched_loads"] += good
-                if o["patch"] and not good:
+                if o["patch"] and "patched_load_error" in o:
                     reasons["loads as-is, patched does not"][o["patched_load_error"]] += 1
         totals.update(c)
         rows.append((project, c))

@@ -5,6 +5,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,3 +90,29 @@ def test_corpus_build_picks_bpf_sources_only(tmp_path: Path) -> None:
     found = Project("p", None, ["a"]).candidates(tmp_path)
     assert [p.name for p in found] == ["prog.c"]
     assert [p.name for p in Project("p", None, ["a", "b"]).candidates(tmp_path)] == ["prog.c", "other.bpf.c"]
+
+
+def test_a_slow_object_keeps_what_was_done_and_says_which_step(monkeypatch, tmp_path: Path) -> None:
+    rw = _import()
+
+    def slow(path, tmpdir, progress):
+        out = {"object": path, "lint": True, "patch": True}
+        progress(out)
+        time.sleep(30)  # "loading": longer than the limit below
+
+    monkeypatch.setattr(rw, "examine", slow)
+    monkeypatch.setattr(rw, "private_mounts", lambda: None)
+    got = []
+    start = time.monotonic()
+    rw.examine_all(["a.o"], 1, 2.0, got.append)
+    assert time.monotonic() - start < 20
+    assert got == [{"object": "a.o", "lint": True, "patch": True, "timeout": "loading the input took over 2 s"}]
+    rows, reasons = rw.summarise({"p": got})
+    assert rows[0][1]["lint"] == 1 and rows[0][1]["patch"] == 1 and rows[0][1]["loads"] == 0
+    assert reasons["timeout"] == {"loading the input took over 2 s": 1}
+
+
+def test_enotsupp_is_named() -> None:
+    rw = _import()
+    messages = ["libbpf: prog 'so': BPF program load failed: ERROR: strerror_r(524)=22\n"]
+    assert rw.load_reason(messages, 524, {"so": "struct_ops/x"}) == "[struct_ops] prog '…': BPF program load failed: ENOTSUPP"
