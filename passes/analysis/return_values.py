@@ -166,6 +166,8 @@ class _Solver:
             b = frozenset({(insn.imm & _M64) if bits == 64 else (insn.imm & _M32)})
         if op == 0xB0:  # mov: the source's values (sign-extending forms: off is the source width)
             if code & 0x08 and insn.off:
+                if insn.off not in (8, 16, 32):  # no movsx the kernel accepts (a corrupt object)
+                    return UNKNOWN
                 return _map(b, lambda v: _sext(v, insn.off) & mask)
             return _map(b, lambda v: v & mask)
         a = state.get(insn.dst, UNKNOWN)
