@@ -3,8 +3,11 @@
 Locations are registers r0-r10 and the 8- and 4-byte stack slots a function accesses through r10
 (`*(u64 *)(r10 - 8)`). A definition is (instruction index, location); ENTRY (-1) stands for the value
 a location holds when the function starts (r1 the context, r10 the frame pointer, the rest undefined).
-Reaching definitions are solved once per function by an iterative worklist over blocks with Python
-ints as bitsets, def ids grouped by location so one location's defs are one contiguous bit range.
+Reaching definitions are solved on demand, one location at a time: the set entering a block is
+the union over its predecessors of their last definition of the location, or of their own entry
+set when they leave it alone; those blocks are solved together by strongly connected components
+and memoised. Time and memory stay linear in the function for the queries the passes make, where
+bitsets per block would be sized blocks x definitions (quadratic on one 80k-instruction function).
 
 Stack slots whose address escapes (`r2 = r10; r2 += -16` passed to a helper) may be written behind
 the analysis's back: a call or a store through any other pointer counts as a redefinition of every
@@ -17,6 +20,7 @@ spills and fills; any other write to a carrier drops it.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from typing import Iterator
 
@@ -117,7 +121,13 @@ def insn_uses(insn, locs: _Locations) -> list[int]:
 
 
 class ReachingDefinitions:
-    """Reaching definitions and def-use chains of one function."""
+    """Reaching definitions and def-use chains of one function, answered on demand.
+
+    Nothing here is sized blocks x definitions: a query for one location at one instruction looks
+    back inside the block (a bisect over that location's definitions) and otherwise asks for the
+    block's entry set, which is solved for that location only, over the blocks that do not define
+    it, and memoised. Def-use chains are walked forward from the definition when asked.
+    """
 
     def __init__(self, func: Function, cfg: ControlFlowGraph):
         self.func = func
@@ -127,114 +137,149 @@ class ReachingDefinitions:
         # Tuples of ints: the collector stops tracking them, which keeps large objects linear.
         self._defs = [tuple(insn_defs(insn, locs)) for insn in insns]
         self._uses = [tuple(insn_uses(insn, locs)) for insn in insns]
-        # Def ids grouped by location: id = base[loc] + k; k = 0 is the ENTRY def.
-        per_loc: list[list[int]] = [[ENTRY] for _ in range(locs.count)]
+        self._per_loc: list[list[int]] = [[] for _ in range(locs.count)]  # ascending def indexes
         for i, ds in enumerate(self._defs):
             for loc in ds:
-                per_loc[loc].append(i)
-        self.base: list[int] = []
-        self.def_index: list[int] = []  # def id -> instruction index
-        for idxs in per_loc:
-            self.base.append(len(self.def_index))
-            self.def_index.extend(idxs)
-        count = locs.count
-        self._id_of: dict[int, int] = {}  # (index + 1) * count + loc -> def id (int keys: untracked)
-        for loc, idxs in enumerate(per_loc):
-            for k, i in enumerate(idxs):
-                self._id_of[(i + 1) * count + loc] = self.base[loc] + k
-        self.loc_mask = [((1 << len(idxs)) - 1) << self.base[loc] for loc, idxs in enumerate(per_loc)]
-        # Per instruction: (mask of the location's defs, bit of this def) for each location defined.
-        self._gen = [
-            tuple((self.loc_mask[loc], 1 << self._id_of[(i + 1) * count + loc]) for loc in ds)
-            for i, ds in enumerate(self._defs)
-        ]
-        self._solve()
-        self._chains()
-
-    # ----- solving -----------------------------------------------------------------------
-    def _transfer(self, block) -> tuple[int, int]:
-        gen = kill = 0
-        for i in range(block.start, block.end):
-            for m, bit in self._gen[i]:
-                kill |= m
-                gen = (gen & ~m) | bit
-        return gen, kill
-
-    def _solve(self) -> None:
-        cfg = self.cfg
+                lst = self._per_loc[loc]
+                if not lst or lst[-1] != i:
+                    lst.append(i)
         blocks = cfg.blocks
-        gk = [self._transfer(b) for b in blocks]
-        entry_defs = 0
-        for loc in range(self.locs.count):
-            entry_defs |= 1 << self.base[loc]
-        self.block_in = [0] * len(blocks)
-        self.block_out = [0] * len(blocks)
-        preds: list[list[int]] = [[] for _ in blocks]
-        succs: list[list[int]] = [[] for _ in blocks]
+        self._last: list[dict[int, int]] = [{} for _ in blocks]  # block -> loc -> its last def there
+        for b in blocks:
+            last = self._last[b.id]
+            for i in range(b.start, b.end):
+                for loc in self._defs[i]:
+                    last[loc] = i
+        self._preds: list[list[int]] = [[] for _ in blocks]
+        self._succs: list[list[int]] = [[] for _ in blocks]
         for s, d in cfg.graph.edges():
             if s != EXIT and d != EXIT:
-                preds[d].append(s)
-                succs[s].append(d)
-        work = deque(range(len(blocks)))
-        queued = [True] * len(blocks)
-        while work:
-            b = work.popleft()
-            queued[b] = False
-            inset = entry_defs if b == cfg.entry else 0
-            for p in preds[b]:
-                inset |= self.block_out[p]
-            self.block_in[b] = inset
-            gen, kill = gk[b]
-            out = gen | (inset & ~kill)
-            if out != self.block_out[b]:
-                self.block_out[b] = out
-                for s in succs[b]:
-                    if not queued[s]:
-                        queued[s] = True
-                        work.append(s)
+                self._preds[d].append(s)
+                self._succs[s].append(d)
+        self._in: list[dict[int, frozenset[int]]] = [{} for _ in range(locs.count)]  # loc -> block -> set
 
-    def _ids(self, mask: int, loc: int) -> list[int]:
-        """Def ids of loc in mask."""
-        base = self.base[loc]
-        m = (mask & self.loc_mask[loc]) >> base
-        out = []
-        while m:
-            low = m & -m
-            out.append(base + low.bit_length() - 1)
-            m ^= low
-        return out
+    # ----- solving, one location at a time ------------------------------------------------
+    def _block_in(self, block: int, loc: int) -> frozenset[int]:
+        """Definitions of loc reaching the start of block (the least fixed point, as a worklist finds)."""
+        memo = self._in[loc]
+        got = memo.get(block)
+        if got is not None:
+            return got
+        # Tarjan's SCCs over "needs the entry set of" edges to predecessors that leave loc alone:
+        # every block of one component has the same entry set, so each block is solved once.
+        last, preds, entry = self._last, self._preds, self.cfg.entry
+        order: dict[int, int] = {}
+        low: dict[int, int] = {}
+        stack: list[int] = []
+        on_stack: set[int] = set()
+        frames = [(block, iter(preds[block]))]
+        order[block] = low[block] = 0
+        stack.append(block)
+        on_stack.add(block)
+        while frames:
+            node, it = frames[-1]
+            advanced = False
+            for p in it:
+                if loc in last[p] or p in memo:
+                    continue
+                if p not in order:
+                    order[p] = low[p] = len(order)
+                    stack.append(p)
+                    on_stack.add(p)
+                    frames.append((p, iter(preds[p])))
+                    advanced = True
+                    break
+                if p in on_stack and order[p] < low[node]:
+                    low[node] = order[p]
+            if advanced:
+                continue
+            frames.pop()
+            if frames:
+                parent = frames[-1][0]
+                if low[node] < low[parent]:
+                    low[parent] = low[node]
+            if low[node] != order[node]:
+                continue
+            members = []
+            while True:
+                m = stack.pop()
+                on_stack.discard(m)
+                members.append(m)
+                if m == node:
+                    break
+            inside = set(members)
+            found: set[int] = set()
+            shared = None  # reuse an equal set instead of storing a copy per block
+            for m in members:
+                if m == entry:
+                    found.add(ENTRY)
+                for p in preds[m]:
+                    d = last[p].get(loc)
+                    if d is not None:
+                        found.add(d)
+                    elif p not in inside:
+                        s = memo[p]
+                        found |= s
+                        shared = s
+            result = shared if shared is not None and len(shared) == len(found) else frozenset(found)
+            for m in members:
+                memo[m] = result
+        return memo[block]
 
-    def _bits(self, mask: int, loc: int) -> list[int]:
-        """Instruction indexes of the defs of loc in mask."""
-        return [self.def_index[d] for d in self._ids(mask, loc)]
-
-    def _chains(self) -> None:
-        users: dict[int, list[int]] = {}
-        self._reach_at: list[int] = [0] * len(self.insns)
-        for b in self.cfg.blocks:
-            cur = self.block_in[b.id]
-            for i in range(b.start, b.end):
-                self._reach_at[i] = cur
-                for loc in self._uses[i]:
-                    for d in self._ids(cur, loc):
-                        users.setdefault(d, []).append(i)
-                for m, bit in self._gen[i]:
-                    cur = (cur & ~m) | bit
-        self._users = {d: tuple(v) for d, v in users.items()}
+    def _before(self, index: int, loc: int) -> int | None:
+        """The last definition of loc in index's block before index, if any."""
+        lst = self._per_loc[loc]
+        k = bisect_left(lst, index) - 1
+        if k >= 0 and lst[k] >= self.cfg.blocks[self.cfg.block_of[index]].start:
+            return lst[k]
+        return None
 
     # ----- queries -----------------------------------------------------------------------
     def reaching(self, index: int, loc: int) -> list[int]:
         """Instruction indexes whose definition of loc reaches instruction index (ENTRY = -1)."""
-        return sorted(self._bits(self._reach_at[index], loc))
+        d = self._before(index, loc)
+        if d is not None:
+            return [d]
+        return sorted(self._block_in(self.cfg.block_of[index], loc))
 
     def reaching_block_end(self, block: int, loc: int) -> list[int]:
         """Definitions of loc live at the end of block (ENTRY = -1)."""
-        return sorted(self._bits(self.block_out[block], loc))
+        d = self._last[block].get(loc)
+        if d is not None:
+            return [d]
+        return sorted(self._block_in(block, loc))
 
     def uses_of(self, def_index: int, loc: int) -> list[int]:
         """Instructions reading the definition of loc made by instruction def_index (or ENTRY)."""
-        d = self._id_of.get((def_index + 1) * self.locs.count + loc)
-        return sorted(set(self._users.get(d, ()))) if d is not None else []
+        blocks, uses, defs = self.cfg.blocks, self._uses, self._defs
+        if def_index == ENTRY:
+            if not blocks:
+                return []
+            starts, scans = {self.cfg.entry}, [(blocks[self.cfg.entry].start, self.cfg.entry)]
+        else:
+            if loc not in defs[def_index]:
+                return []
+            b = self.cfg.block_of[def_index]
+            starts, scans = set(), [(def_index + 1, b)]
+        out: set[int] = set()
+        while scans:
+            i, b = scans.pop()
+            end = blocks[b].end
+            killed = False
+            while i < end:
+                if loc in uses[i]:
+                    out.add(i)
+                if loc in defs[i]:
+                    killed = True
+                    break
+                i += 1
+            if killed:
+                continue
+            for s in self._succs[b]:
+                if s not in starts:
+                    starts.add(s)
+                    scans.append((blocks[s].start, s))
+        return sorted(out)
 
     def defs_of(self, index: int) -> tuple[int, ...]:
         """Locations instruction index defines."""
@@ -474,5 +519,5 @@ class Dataflow(Analysis):
 
     @classmethod
     def fingerprint(cls, result: ReachingDefinitions) -> tuple:
-        """Every def-use chain."""
-        return tuple(sorted((k, tuple(v)) for k, v in result._users.items()))
+        """The definitions reaching every use (the def-use chains, read the other way)."""
+        return tuple((i, loc, tuple(result.reaching(i, loc))) for i, us in enumerate(result._uses) for loc in us)
