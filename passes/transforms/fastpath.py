@@ -265,6 +265,16 @@ class _TwinTransform(Transform):
     def __init__(self, originals: dict[Function, Function], result: PatchResult):
         self.originals = originals  # twin -> original
         self.result = result
+        self._slots: dict[Function, list[int]] = {}
+        self._positions: dict[Function, list] = {}  # original -> source position per instruction
+
+    def slots(self, twin: Function) -> list[int]:
+        """twin's section slots, sliced once per twin: per site it would cost the whole function."""
+        # Same-width changes only (style habit 3), so the slots stay valid while the transform runs.
+        got = self._slots.get(twin)
+        if got is None:
+            got = self._slots[twin] = twin.slots()
+        return got
 
     def plan(self, am, twin: Function):
         """The plan of twin's original (the twin has the same shape, slot for slot)."""
@@ -273,19 +283,26 @@ class _TwinTransform(Transform):
     def site(self, twin: Function, index: int, text: str, action: str, callee: str | None,
              value: int | None, reason: str) -> None:
         """Record one decision at instruction index of twin."""
-        slots = twin.slots()
+        slots = self.slots(twin)
         self.result.sites.append(Site(self.originals[twin].name, twin.name, slots[index] - slots[0], slots[index],
                                       text, action, callee, value, reason))
 
-    def problem(self, twin: Function, index: int | None, message: str, obj: Object | None = None) -> None:
-        """Record something the twin could not be made to do."""
+    def positions(self, obj: Object, twin: Function) -> list:
+        """Source position of each instruction of twin's original, computed once per function."""
         from bpfrewrite.source import function_positions
 
-        slots = twin.slots()
+        orig = self.originals[twin]
+        if orig not in self._positions:  # once per function, not once per problem
+            self._positions[orig] = function_positions(obj, orig)
+        return self._positions[orig]
+
+    def problem(self, twin: Function, index: int | None, message: str, obj: Object | None = None) -> None:
+        """Record something the twin could not be made to do."""
+        slots = self.slots(twin)
         slot = None if index is None else slots[index] - slots[0]
         pos = None
         if index is not None and obj is not None:
-            pos = function_positions(obj, self.originals[twin])[index]
+            pos = self.positions(obj, twin)[index]
         self.result.problems.append(Problem(self.originals[twin].name, slot, message, str(pos) if pos else None))
 
 
@@ -309,8 +326,9 @@ class StubCalls(_TwinTransform):
     def run(self, am, twin: Function) -> bool:
         """Apply the plan's call decisions to twin."""
         changed = False
+        insns = twin.insns  # a slice of the section: once, not once per call
         for call in self.plan(am, twin).calls:
-            insn = twin.insns[call.index]
+            insn = insns[call.index]
             text = insn.text()
             if call.action == "stub":
                 _set_mov_imm(insn, call.value)
@@ -341,9 +359,10 @@ class TakeMayGotoExit(_TwinTransform):
     def run(self, am, twin: Function) -> bool:
         """Apply the plan's may_goto decisions to twin."""
         changed = False
-        slots = twin.slots()
+slots = self.slots(twin)
+        insns = twin.insns  # a slice of the section: once, not once per site
         for site in self.plan(am, twin).may_gotos:
-            insn = twin.insns[site.index]
+            insn = insns[site.index]
             text = insn.text()
             if site.form == "compare":
                 insn.code = 0x16 if site.is32 else 0x15  # JMP32/JMP | JEQ | K
@@ -360,9 +379,9 @@ class TakeMayGotoExit(_TwinTransform):
                 continue
             if site.form == "back-edge":
                 self.site(twin, site.index, text, "back-edge", None, None, f"may_goto kept: {site.why}")
-                exit_insn = twin.insns[site.target]
+                exit_insn = insns[site.target]
                 for j in site.back_edges:
-                    jump = twin.insns[j]
+                    jump = insns[j]
                     before = jump.text()
                     jump.target = exit_insn  # the writer derives the offset; set it too for printing
                     jump.set_branch_offset(slots[site.target] - (slots[j] + 1))
@@ -391,18 +410,17 @@ class ForceCallbackStop(_TwinTransform):
         """Apply the plan's return decisions to twin."""
         plan = self.plan(am, twin)
         changed = False
+        insns = twin.insns
         for ret in plan.returns:
             if ret.blocker is not None:
                 where = ""
                 if ret.used_at is not None:  # lint's words: a source line when line info has one
-                    from bpfrewrite.source import function_positions
-
-                    pos = function_positions(am.obj, self.originals[twin])[ret.used_at]
-                    slots = twin.slots()
+                    pos = self.positions(am.obj, twin)[ret.used_at]
+                    slots = self.slots(twin)
                     where = f" at line {pos.line}" if pos and pos.line else f" at slot {slots[ret.used_at] - slots[0]}"
                 self.problem(twin, ret.index, f"callback of {plan.iterated_by}: {ret.blocker}{where}", am.obj)
                 continue
-            insn = twin.insns[ret.index]
+            insn = insns[ret.index]
             text = insn.text()
             if insn.is_ld_imm64:
                 insn.imm, insn.imm2 = RETURN_STOP, 0
