@@ -110,6 +110,12 @@ def main() -> None:
     except BpfrewriteError as exc:
         print(f"bpfrewrite: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except MemoryError:
+        from bpfrewrite.budget import ENV
+
+        print(f"bpfrewrite: error: out of memory (the system refused an allocation); {ENV} sets a budget "
+              "(MiB) that stops an analysis with this error before the machine runs short", file=sys.stderr)
+        sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

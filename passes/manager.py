@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable, ClassVar, Iterable
 
+from bpfrewrite import budget
 from bpfrewrite.model import Function, Object
 
 
@@ -186,9 +187,12 @@ class AnalysisManager:
         return results.get(analysis)
 
     def _compute(self, analysis: type, unit: Any) -> Any:
+        what = f"the {analysis.name} analysis of " + ("the object" if unit is self.obj else f"function {unit.name!r}")
+        budget.check(what)
         t0 = time.perf_counter()
         with self.running(analysis):
             result = analysis.run(self, unit)
+        budget.check(what)
         self.timings[analysis.name] += time.perf_counter() - t0
         self.counts[analysis.name] += 1
         if self.debug and unit is not self.obj and unit not in self._stamp:
@@ -277,6 +281,7 @@ class PassManager:
             t0 = time.perf_counter()
             with self.am.running(transform):
                 changed = bool(transform.run(self.am, func))
+            budget.check(f"the {transform.name} transform of function {func.name!r}")
             self.am.timings[transform.name] += time.perf_counter() - t0
             if changed:
                 changed_any = True

@@ -24,6 +24,7 @@ from bisect import bisect_left
 from collections import deque
 from typing import Iterator
 
+from bpfrewrite import budget
 from bpfrewrite.model import Function
 from passes.analysis.cfg import CFG, EXIT, ControlFlowGraph
 from passes.manager import Analysis, AnalysisManager, register
@@ -200,6 +201,8 @@ class ReachingDefinitions:
                     low[parent] = low[node]
             if low[node] != order[node]:
                 continue
+            if len(order) % budget.EVERY == 0:
+                budget.check(f"the dataflow analysis of function {self.func.name!r}")
             members = []
             while True:
                 m = stack.pop()
@@ -481,6 +484,8 @@ def _walk(rd: ReachingDefinitions, index: int, start: frozenset,
         if state in seen:
             continue
         seen.add(state)
+        if len(seen) % budget.EVERY == 0:
+            budget.check(f"following a value in function {rd.func.name!r}")
         i, carriers = state
         event, after = _step(insns[i], carriers, locs)
         yield i, event, after
