@@ -163,6 +163,17 @@ def branch_target(func: Function, insns: list, slots: list[int], index_of_slot: 
     return idx
 
 
+def _codes(test) -> frozenset[int]:
+    from bpfrewrite.isa.instruction import Instruction
+
+    return frozenset(code for code in range(256) if test(Instruction(code, 0, 0, 0, 0)))
+
+
+# Opcodes decided once: the per-instruction properties cost more than the rest of the loop.
+_BRANCH_CODES = _codes(lambda i: i.is_branch)
+_BLOCK_END_CODES = _BRANCH_CODES | _codes(lambda i: i.is_exit)
+
+
 def build_cfg(func: Function) -> ControlFlowGraph:
     """Split func into basic blocks and connect them with typed edges (slots are the section's)."""
     insns = func.insns
@@ -171,13 +182,16 @@ def build_cfg(func: Function) -> ControlFlowGraph:
     index_of_slot = {s: i for i, s in enumerate(slots)}
     index_of_insn = {id(insn): i for i, insn in enumerate(insns)}
     for i, insn in enumerate(insns):  # r11-r15 exist only in encodings; the verifier refuses them
-        if max(insn.defs() | insn.uses(), default=0) > 10:
+        if (insn.dst > 10 or insn.src > 10) and max(insn.defs() | insn.uses(), default=0) > 10:
             raise BpfrewriteError(f"function {func.name!r}: the instruction at slot {slots[i]} "
                                   f"(`{insn.text()}`) names a register above r10")
     leaders = {0}
     targets: dict[int, int] = {}
+    branch, ends = _BRANCH_CODES, _BLOCK_END_CODES
     for i, insn in enumerate(insns):
-        if insn.is_branch:
+        if insn.code not in ends:
+            continue
+        if insn.code in branch:
             t = branch_target(func, insns, slots, index_of_slot, index_of_insn, i)
             targets[i] = t
             leaders.add(t)
@@ -188,32 +202,35 @@ def build_cfg(func: Function) -> ControlFlowGraph:
     starts = sorted(leaders)
     blocks = [Block(k, s, e) for k, (s, e) in enumerate(zip(starts, starts[1:] + [n]))]
     block_at = {b.start: b.id for b in blocks}
-    graph = nx.DiGraph()
-    graph.add_nodes_from(range(len(blocks)))
+    edges: list[tuple[int, int, str]] = []
     for b in blocks:
         last = b.last
         insn = insns[last]
-        if insn.is_exit:
-            graph.add_edge(b.id, EXIT, kind="exit")
-            continue
-        if insn.is_branch:
-            kind = "jump" if insn.is_uncond_jump else "may_goto" if insn.is_may_goto else "taken"
-            dst = block_at[targets[last]]
-            if insn.is_uncond_jump:
-                graph.add_edge(b.id, dst, kind=kind)
-                continue
+        code = insn.code
+        if code not in ends:
             if last + 1 >= n:
                 _fall_off(func, slots, last)
-            # A conditional jump to the next instruction has one successor; keep the taken kind.
-            if dst == b.id + 1:
-                graph.add_edge(b.id, dst, kind=kind)
-            else:
-                graph.add_edge(b.id, b.id + 1, kind="fallthrough")
-                graph.add_edge(b.id, dst, kind=kind)
+            edges.append((b.id, b.id + 1, "fallthrough"))
+            continue
+        if insn.is_exit:
+            edges.append((b.id, EXIT, "exit"))
+            continue
+        kind = "jump" if insn.is_uncond_jump else "may_goto" if insn.is_may_goto else "taken"
+        dst = block_at[targets[last]]
+        if insn.is_uncond_jump:
+            edges.append((b.id, dst, kind))
             continue
         if last + 1 >= n:
             _fall_off(func, slots, last)
-        graph.add_edge(b.id, b.id + 1, kind="fallthrough")
+        # A conditional jump to the next instruction has one successor; keep the taken kind.
+        if dst == b.id + 1:
+            edges.append((b.id, dst, kind))
+        else:
+            edges.append((b.id, b.id + 1, "fallthrough"))
+            edges.append((b.id, dst, kind))
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(blocks)))
+    graph.add_edges_from((s, d, {"kind": k}) for s, d, k in edges)
     return ControlFlowGraph(func, blocks, graph, slots, targets)
 
 

@@ -51,21 +51,38 @@ def _is_store(insn) -> bool:
     return insn.code & 0x07 in (0x02, 0x03)
 
 
+def shape(insn) -> tuple[int, int, int, int, int]:
+    """What the registers and stack slots an instruction reads and writes depend on.
+
+    Unrolled code repeats a few thousand encodings tens of thousands of times; analyses decide
+    each shape once. imm matters only to atomics (fetch, cmpxchg), off only to memory accesses.
+    """
+    code = insn.code
+    return code, insn.dst, insn.src, insn.off, insn.imm if code & 0xE7 == 0xC3 else 0
+
+
 class _Locations:
     """Numbering of a function's locations: registers 0-10, then r10-relative stack slots."""
 
-    def __init__(self, func: Function):
-        insns = func.insns
+    def __init__(self, func: Function, insns=None):
+        insns = func.insns if insns is None else insns
         slots: set[tuple[int, int]] = set()
         escape = None  # lowest escaped stack offset; None when no address escapes
+        seen: dict[tuple, tuple] = {}  # the same encoding gives the same answer: decide it once
         for i, insn in enumerate(insns):
-            acc = _mem_access(insn)
-            plain = acc is not None and insn.code & 0xE0 != 0xC0
-            if acc is not None and acc[0] == FP and acc[2] in _TRACKED_SIZES:
-                slots.add((acc[1], acc[2]))
-            if plain and acc[0] == FP and not (_is_store(insn) and insn.src == FP):
-                continue  # an r10-based load or store does not leak the frame address
-            if FP in insn.uses():
+            key = shape(insn)
+            got = seen.get(key)
+            if got is None:
+                acc = _mem_access(insn)
+                plain = acc is not None and insn.code & 0xE0 != 0xC0
+                slot = (acc[1], acc[2]) if acc is not None and acc[0] == FP and acc[2] in _TRACKED_SIZES else None
+                # an r10-based load or store does not leak the frame address
+                private = plain and acc[0] == FP and not (_is_store(insn) and insn.src == FP)
+                got = seen[key] = (slot, not private and FP in insn.uses())
+            slot, leaks = got
+            if slot is not None:
+                slots.add(slot)
+            if leaks:
                 low = _escaped_offset(insns, i)
                 escape = low if escape is None else min(escape, low)
         self.slots = sorted(slots)
@@ -133,11 +150,18 @@ class ReachingDefinitions:
     def __init__(self, func: Function, cfg: ControlFlowGraph):
         self.func = func
         self.cfg = cfg
-        self.locs = locs = _Locations(func)
         self.insns = insns = func.insns  # func.insns slices the section: keep one copy
+        self.locs = locs = _Locations(func, insns)
         # Tuples of ints: the collector stops tracking them, which keeps large objects linear.
-        self._defs = [tuple(insn_defs(insn, locs)) for insn in insns]
-        self._uses = [tuple(insn_uses(insn, locs)) for insn in insns]
+        seen: dict[tuple, tuple] = {}
+        self._defs, self._uses = [], []
+        for insn in insns:
+            key = shape(insn)
+            got = seen.get(key)
+            if got is None:
+                got = seen[key] = (tuple(insn_defs(insn, locs)), tuple(insn_uses(insn, locs)))
+            self._defs.append(got[0])
+            self._uses.append(got[1])
         self._per_loc: list[list[int]] = [[] for _ in range(locs.count)]  # ascending def indexes
         for i, ds in enumerate(self._defs):
             for loc in ds:
