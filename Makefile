@@ -9,7 +9,7 @@ TESTDATA_OBJ := $(patsubst testdata/src/%.bpf.c,testdata/%.bpf.o,$(TESTDATA_SRC)
 LINT_SRC := $(wildcard testdata/lint/src/*.bpf.c)
 LINT_OBJ := $(patsubst testdata/lint/src/%.bpf.c,testdata/lint/%.bpf.o,$(LINT_SRC))
 
-.PHONY: deps system-deps python-deps test demo testdata bench corpus realworld clean
+.PHONY: deps system-deps python-deps test demo testdata bench corpus realworld clean linux-source pyperf huge bench-large
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -69,6 +69,46 @@ corpus: system-deps
 # Lint, patch and load every corpus object (root; private bpffs); prints the docs table.
 realworld: corpus
 	nice $(PYTHON) benchmarks/realworld.py --markdown --json build/corpus/realworld.json
+
+# The largest real programs: the kernel's pyperf selftests, from Debian's linux-source (the only
+# thing fetched is that Debian package; its tarball lands in /usr/src), built into build/.
+LINUX_SOURCE := linux-source-6.12
+LINUX_TARBALL := /usr/src/$(LINUX_SOURCE).tar.xz
+SELFTESTS := build/selftests
+SELFTEST_FILES := pyperf.h pyperf180.c pyperf600.c bpf_misc.h bpf_compiler.h
+# As the selftests build them (clang-19, -mcpu=v4: pyperf180 is one ~77k-instruction function).
+# -target bpf leaves __x86_64__ undefined, and glibc's headers then ask for gnu/stubs-32.h and
+# make uintptr_t 32 bits: define it, as a native build of the selftests sees it.
+PYPERF_CFLAGS := -target bpf -O2 -g -mcpu=v4 -D__TARGET_ARCH_x86 -D__x86_64__ -I/usr/include/x86_64-linux-gnu \
+	-I$(SELFTESTS)
+
+linux-source:
+	@dpkg -s $(LINUX_SOURCE) >/dev/null 2>&1 || { echo "installing Debian package $(LINUX_SOURCE)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(LINUX_SOURCE) >/dev/null; }
+
+$(SELFTESTS)/.extracted:
+	$(MAKE) linux-source
+	mkdir -p $(SELFTESTS)
+	tar -xJf $(LINUX_TARBALL) -C $(SELFTESTS) --strip-components=6 \
+		$(addprefix $(LINUX_SOURCE)/tools/testing/selftests/bpf/progs/,$(SELFTEST_FILES))
+	touch $@
+
+build/pyperf%.bpf.o: $(SELFTESTS)/.extracted
+	$(CLANG) $(PYPERF_CFLAGS) -c $(SELFTESTS)/pyperf$*.c -o $@
+
+pyperf: build/pyperf180.bpf.o build/pyperf600.bpf.o
+
+# A tracee-sized object: 8 generated programs of ~54k instructions each (430k in all), with its source.
+build/huge.bpf.o:
+	$(PYTHON) benchmarks/single_function.py --insns 430000 --shape loops --programs 8 --out build
+	mv build/single-loops-8p-430000.bpf.o $@
+	mv build/single-loops-8p-430000.bpf.c build/huge.bpf.c
+
+huge: build/huge.bpf.o
+
+# lint, patch and disasm beside clang-19 and llvm-objdump-19 on the largest objects: docs/benchmarks.md.
+bench-large: pyperf huge
+	$(PYTHON) benchmarks/large_programs.py --write docs/benchmarks.md
 
 clean:
 	rm -rf build *.egg-info .pytest_cache
