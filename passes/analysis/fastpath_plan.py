@@ -251,7 +251,7 @@ def _constant_reg(func: Function, flow, stubbed: dict[int, int], index: int) -> 
         defs = flow.reaching(index, reg)
         if not defs or ENTRY in defs:
             continue
-        values = {_constant_def(func.insns[d], reg, stubbed, d) for d in defs}
+        values = {_constant_def(flow.insns[d], reg, stubbed, d) for d in defs}  # func.insns: a slice per call
         if len(values) == 1 and None not in values:
             value, is32 = values.pop()
             return reg, value, is32
@@ -276,9 +276,10 @@ def _back_edge_jumps(cfg, loop) -> tuple[list[int], str | None]:
     header_start = cfg.blocks[loop.header].start
     first = cfg.slots[0]
     jumps = []
+    insns = cfg.func.insns  # a slice of the section: once, not once per latch
     for latch in loop.latches:
         j = cfg.blocks[latch].last
-        insn = cfg.func.insns[j]
+        insn = insns[j]
         if not (insn.is_uncond_jump or insn.is_cond_jump) or cfg.targets.get(j) != header_start:
             return [], (f"the back edge from slot {cfg.slots[j] - first} to the loop head at slot "
                         f"{cfg.slots[header_start] - first} is a fall-through, which no same-width jump can redirect")

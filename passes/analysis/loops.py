@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from bpfrewrite.model import Function, calls_kfunc
 from passes.analysis.cfg import CFG, EXIT, ControlFlowGraph
-from passes.analysis.dataflow import ENTRY, Dataflow, ReachingDefinitions
+from passes.analysis.dataflow import ENTRY, NREGS, Dataflow, ReachingDefinitions
 from passes.manager import Analysis, AnalysisManager, register
 
 
@@ -298,8 +298,9 @@ def _once_per_iteration(loop: Loop, info: LoopInfo, cfg: ControlFlowGraph, block
 
 
 def _bound(loop: Loop, info: LoopInfo, cfg: ControlFlowGraph, rd: ReachingDefinitions) -> None:
-    insns = cfg.func.insns
+    insns = rd.insns  # func.insns slices the section: per exit it would cost the whole function
     outside_preds = [p for p in cfg.graph.predecessors(loop.header) if p not in loop.blocks]
+    reg_defs = None
     best = None
     for src, dst in loop.exits:
         if dst == EXIT:
@@ -324,8 +325,10 @@ def _bound(loop: Loop, info: LoopInfo, cfg: ControlFlowGraph, rd: ReachingDefini
             candidates.append((insn.dst, op, insn.imm))
         for reg, cop, k in candidates:
             counter, read, view, inplace = _read_counter(loop, info, cfg, rd, j, reg)
+            if reg_defs is None:
+                reg_defs = _register_defs(loop, cfg, rd)
             got = _counted(loop, info, cfg, rd, outside_preds, counter, read, j, cop, k, exit_when, jmp32, view,
-                           inplace)
+                           inplace, reg_defs)
             if got is not None and (best is None or got[0] < best[0]):
                 best = got
     if best is not None:
@@ -336,7 +339,7 @@ def _invariant_const(loop: Loop, cfg: ControlFlowGraph, rd: ReachingDefinitions,
     defs = rd.reaching(j, reg)
     if any(d != ENTRY and cfg.block_of[d] in loop.blocks for d in defs):
         return None
-    return _single_value(cfg.func.insns, defs)
+    return _single_value(rd.insns, defs)
 
 
 _MOV64_X, _MOV32_X = 0xBF, 0xBC  # reg = reg (off 0; movsx when off != 0), w = w (zero-extends)
@@ -364,7 +367,7 @@ def _read_counter(loop: Loop, info: LoopInfo, cfg: ControlFlowGraph, rd: Reachin
     In-place extensions are shift pairs applied to the counter register itself (clang's v1 form
     of a signed `int` counter: `r7 <<= 32; r7 s>>= 32`); they leave its low 32 bits alone.
     """
-    insns = cfg.func.insns
+    insns = rd.insns
     at, view = j, None
     pairs: list[tuple[int, int]] = []
     while True:
@@ -394,15 +397,21 @@ def _read_counter(loop: Loop, info: LoopInfo, cfg: ControlFlowGraph, rd: Reachin
     return reg, at, view, inplace
 
 
-def _counted(loop, info, cfg, rd, outside_preds, reg, read, j, op, k, exit_when, jmp32, view, inplace):
+def _register_defs(loop: Loop, cfg: ControlFlowGraph, rd: ReachingDefinitions) -> dict[int, list[int]]:
+    """Register -> instructions of the loop defining it (built once per loop, not once per exit)."""
+    out: dict[int, list[int]] = {}
+    for b in loop.blocks:
+        for i in range(cfg.blocks[b].start, cfg.blocks[b].end):
+            for loc in rd.defs_of(i):
+                if loc < NREGS:
+                    out.setdefault(loc, []).append(i)
+    return out
+
+
+def _counted(loop, info, cfg, rd, outside_preds, reg, read, j, op, k, exit_when, jmp32, view, inplace, reg_defs):
     """(bound, counter) when reg, read at instruction read and compared by j with k, counts the loop."""
-    insns = cfg.func.insns
-    in_loop = [
-        i
-        for b in loop.blocks
-        for i in range(cfg.blocks[b].start, cfg.blocks[b].end)
-        if reg in rd.defs_of(i) and i not in inplace
-    ]
+    insns = rd.insns
+    in_loop = [i for i in reg_defs.get(reg, ()) if i not in inplace]
     if len(in_loop) != 1:
         return None
     p = in_loop[0]

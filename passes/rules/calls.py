@@ -73,7 +73,7 @@ def argument_defs(am, call: Call, reg: int) -> list:
     from passes.analysis.dataflow import ENTRY, Dataflow
 
     flow = am.get(Dataflow, call.func)
-    insns = call.func.insns
+    insns = flow.insns  # call.func.insns slices the section: per call it would cost the whole function
     return [None if d == ENTRY else insns[d] for d in flow.reaching(call.index, reg)]
 
 

@@ -66,7 +66,7 @@ def leaves_early(func, loop, cfg, rd, plan) -> bool:
     """True when a may_goto lets the twin leave the loop, or it has an iterator next or a stubbed call whose failure leaves it."""
     if any(loop.header in site.leaves for site in plan.may_gotos):  # the plan `patch` applies
         return True
-    insns = func.insns
+    insns = rd.insns  # once per function: func.insns slices the section, per loop
     for b in loop.blocks:
         block = cfg.blocks[b]
         for i in range(block.start, block.end):
