@@ -143,7 +143,7 @@ def generate_source(units: int, shape: str, programs: int = 1) -> str:
         parts.append(_PRELUDE.format(name=name, slots=_N_SLOTS, words=_N_WORDS))
         for _ in range(units * (p + 1) // programs - units * p // programs):
             parts.append(body.format(
-                k=k, off=8 * (k % 512), k1=k * 7 + 3, k2=(k * 2654435761) % 100_000, k3=k % 97,
+                k=k, off=8 * k, k1=k * 7 + 3, k2=(k * 2654435761) % 100_000, k3=k % 97,
                 s1=k % _N_SLOTS, s2=(k * 5 + 1) % _N_SLOTS, w1=k % _N_WORDS, w2=(k * 3 + 2) % _N_WORDS,
                 f=k % 32, bit=1 << (k % 16), slots=_N_SLOTS, words=_N_WORDS,
             ))

@@ -35,12 +35,19 @@ def text_listing(obj: Object, prog: str | None = None) -> Iterator[str]:
         yield f"{func.name} ({kind}, section {func.section.name}):"
         positions = function_positions(obj, func)
         last = None
+        texts: dict[tuple, str] = {}  # an encoding without a reference always reads the same
         for (slot, insn), pos in zip(_slots(func), positions):
             if insn.line is not None and pos is not None and pos != last:
                 yield f"; {pos.text.strip()} @ {pos}"
                 last = pos
-            note = annotation(insn)
-            yield f"{slot:>6}: {insn.text()}" + (f"\t# {note}" if note else "")
+            key = None if insn.ref is not None else (insn.code, insn.dst, insn.src, insn.off, insn.imm, insn.imm2)
+            text = texts.get(key) if key is not None else None
+            if text is None:
+                note = annotation(insn)
+                text = insn.text() + (f"\t# {note}" if note else "")
+                if key is not None:
+                    texts[key] = text
+            yield f"{slot:>6}: {text}"
         yield ""
 
 

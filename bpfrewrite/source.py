@@ -32,8 +32,13 @@ def function_positions(obj: "Object", func: "Function") -> list[SourcePos | None
     """For each instruction of func, the position of the nearest line record at or before it."""
     out: list[SourcePos | None] = []
     current: SourcePos | None = None
+    seen: dict[tuple, SourcePos] = {}  # unrolled code repeats its records: look strings up once
     for insn in func.insns:
-        if insn.line is not None and obj.btf is not None:
-            current = record_position(obj, insn.line)
+        rec = insn.line
+        if rec is not None and obj.btf is not None:
+            key = (rec.file_name_off, rec.line_off, rec.line, rec.col)
+            current = seen.get(key)
+            if current is None:
+                current = seen[key] = record_position(obj, rec)
         out.append(current)
     return out
