@@ -13,7 +13,9 @@ from bpfrewrite.errors import BpfrewriteError
 
 app = typer.Typer(
     name="bpfrewrite",
-    help="Lint BPF objects for early termination, draw their CFGs, and write twins (termination fast paths).",
+    help="Lint BPF objects for early termination, draw their CFGs, and write twins (termination fast paths).\n\n"
+    "BPFREWRITE_MEMORY_BUDGET=MiB (default 4096, 0: none) stops an analysis that makes the process "
+    "outgrow it, with one line and exit code 2.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
