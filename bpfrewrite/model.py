@@ -32,10 +32,11 @@ class RefKind(enum.IntEnum):
 
 def slot_offsets(insns: "list[Instruction]") -> list[int]:
     """The 8-byte slot of each instruction of a list (an ld_imm64 takes two)."""
-    out, slot = [], 0
-    for insn in insns:
-        out.append(slot)
-        slot += insn.width
+    from itertools import accumulate
+
+    # 0x18 is ld_imm64 (Instruction.width, inlined: this runs over every instruction, often)
+    out = list(accumulate([2 if insn.code == 0x18 else 1 for insn in insns], initial=0))
+    out.pop()
     return out
 
 

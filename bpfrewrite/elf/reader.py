@@ -210,10 +210,13 @@ def _link_branches(sec: Section) -> None:
     A target outside the section or inside an ld_imm64 is left unlinked: the writer then keeps
     the raw offset, and the CFG analysis reports the bad jump with the function's name.
     """
+    from bpfrewrite.isa.instruction import BRANCH_CODES
+
     insns = sec.insns or []
-    at_slot = {slot: insn for slot, insn in zip(sec.slots(), insns)}
-    for slot, insn in zip(sec.slots(), insns):
-        if insn.is_branch:
+    slots = sec.slots()
+    at_slot = dict(zip(slots, insns))
+    for slot, insn in zip(slots, insns):
+        if insn.code in BRANCH_CODES:
             insn.target = at_slot.get(slot + 1 + insn.branch_offset)
 
 
@@ -404,12 +407,10 @@ def _target(obj: Object, shndx: int, slot: int, where: str) -> Function:
 def _resolve_local_calls(obj: Object) -> None:
     """Give unrelocated pseudo calls (callee in the caller's own section) a CALL reference."""
     for sec in obj.exec_sections():
-        slot = 0
-        for insn in sec.insns:  # type: ignore[union-attr]
-            if insn.is_pseudo_call and insn.ref is None:
+        for slot, insn in zip(sec.slots(), sec.insns):  # type: ignore[arg-type]
+            if insn.code == 0x85 and insn.src == 1 and insn.ref is None:  # is_pseudo_call, inlined: per insn
                 target = _target(obj, sec.index, slot + 1 + insn.imm, f"{sec.name}: call at slot {slot}")
                 insn.ref = Reference(RefKind.CALL, target.name, None, target=target)
-            slot += insn.width
 
 
 def _parse_btf(obj: Object) -> None:

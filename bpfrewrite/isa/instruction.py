@@ -361,3 +361,8 @@ def iter_slots(insns: Iterable[Instruction]) -> Iterator[tuple[int, int, Instruc
     for index, insn in enumerate(insns):
         yield index, slot, insn
         slot += 2 if insn.code == LD_IMM64 else 1
+
+
+# Opcodes whose instructions branch (is_branch), decided once: the property chain costs more per
+# instruction than the loops over 100k-instruction sections that ask it.
+BRANCH_CODES = frozenset(code for code in range(256) if Instruction(code, 0, 0, 0, 0).is_branch)

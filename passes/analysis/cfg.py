@@ -13,6 +13,7 @@ from functools import cached_property
 import networkx as nx
 
 from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.isa.instruction import BRANCH_CODES
 from bpfrewrite.model import Function
 from passes.manager import Analysis, register
 
@@ -163,15 +164,9 @@ def branch_target(func: Function, insns: list, slots: list[int], index_of_slot: 
     return idx
 
 
-def _codes(test) -> frozenset[int]:
-    from bpfrewrite.isa.instruction import Instruction
-
-    return frozenset(code for code in range(256) if test(Instruction(code, 0, 0, 0, 0)))
-
-
 # Opcodes decided once: the per-instruction properties cost more than the rest of the loop.
-_BRANCH_CODES = _codes(lambda i: i.is_branch)
-_BLOCK_END_CODES = _BRANCH_CODES | _codes(lambda i: i.is_exit)
+_BRANCH_CODES = BRANCH_CODES
+_BLOCK_END_CODES = BRANCH_CODES | {0x95}  # and exit
 
 
 def build_cfg(func: Function) -> ControlFlowGraph:
