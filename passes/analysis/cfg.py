@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import networkx as nx
-
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.instruction import BRANCH_CODES
 from bpfrewrite.model import Function
+from passes.analysis.digraph import DiGraph
 from passes.manager import Analysis, register
 
 EXIT = -1  # the virtual exit node
@@ -36,9 +35,9 @@ class Block:
 
 
 class ControlFlowGraph:
-    """The CFG of one function: blocks, a networkx DiGraph with edge attribute `kind`, dominance."""
+    """The CFG of one function: blocks, a DiGraph (passes.analysis.digraph) with edge kinds, dominance."""
 
-    def __init__(self, func: Function, blocks: list[Block], graph: nx.DiGraph, slots: list[int],
+    def __init__(self, func: Function, blocks: list[Block], graph: DiGraph, slots: list[int],
                  targets: dict[int, int]):
         self.func = func
         self.targets = targets  # branch instruction index -> target instruction index
@@ -71,14 +70,13 @@ class ControlFlowGraph:
 
     def reachable(self) -> set[int]:
         """Blocks reachable from the entry."""
-        return set(nx.descendants(self.graph, self.entry)) | {self.entry}
+        return self.graph.descendants(self.entry) | {self.entry}
 
     @cached_property
     def idom(self) -> dict[int, int]:
         """Immediate dominator of each reachable block (the entry maps to itself)."""
-        idom = dict(nx.immediate_dominators(self.graph, self.entry))
+        idom = self.graph.immediate_dominators(self.entry)
         idom.pop(EXIT, None)  # the virtual exit is not a block
-        idom[self.entry] = self.entry  # networkx >= 3.5 leaves the start node out
         return idom
 
     @cached_property
@@ -86,9 +84,7 @@ class ControlFlowGraph:
         """Immediate post-dominator of each block that reaches an exit (EXIT maps to itself)."""
         if EXIT not in self.graph:
             return {}
-        ipdom = dict(nx.immediate_dominators(self.graph.reverse(copy=False), EXIT))
-        ipdom[EXIT] = EXIT
-        return ipdom
+        return self.graph.immediate_dominators(EXIT, reverse=True)
 
     @cached_property
     def _dom_intervals(self) -> dict[int, tuple[int, int]]:
@@ -223,9 +219,9 @@ def build_cfg(func: Function) -> ControlFlowGraph:
         else:
             edges.append((b.id, b.id + 1, "fallthrough"))
             edges.append((b.id, dst, kind))
-    graph = nx.DiGraph()
-    graph.add_nodes_from(range(len(blocks)))
-    graph.add_edges_from((s, d, {"kind": k}) for s, d, k in edges)
+    graph = DiGraph(range(len(blocks)))
+    for s, d, k in edges:
+        graph.add_edge(s, d, k)
     return ControlFlowGraph(func, blocks, graph, slots, targets)
 
 
