@@ -1,13 +1,14 @@
 """lint, patch and disasm on the largest programs, beside clang-19's compile and llvm-objdump-19, in one run.
 
-    make bench-large            # builds what it needs, then runs this with --write docs/benchmarks.md
+    make bench-large            # builds pyperf's sources, then runs this with --write docs/benchmarks.md
     python3 benchmarks/large_programs.py [--write FILE] [--only NAME,...]
 
 Objects (sources under build/, see the Makefile):
 - pyperf180, pyperf600: kernel selftests from Debian's linux-source-6.12 (`make pyperf`), one huge
   function each, compiled here as the Makefile does;
-- huge: 8 generated programs of ~54k instructions (430k in all; `make huge`), tracee-sized;
-- gen1000: 1,000 generated global programs of ~112 instructions (112k in all).
+- huge: 8 generated programs of ~54k instructions (430k in all), tracee-sized;
+- gen1000: 1,000 generated global programs of ~112 instructions (112k in all);
+the generated sources (benchmarks/single_function.py) are written to build/ when missing.
 
 Each command runs in a fresh process (benchmarks/measure.py): CPU seconds (user + sys, the figure
 the goals use: the machine may be shared) and peak RSS. clang-19 compiles the object's own source
@@ -48,18 +49,37 @@ def _make_var(name: str) -> list[str]:
     return shlex.split(out.stdout.strip())
 
 
+# Generated sources: (file under build/, shape, units, programs). Units per instruction count as
+# measured with clang-19 (a loops unit ~126 instructions; a straight one ~40, plus ~70 per program).
+GENERATED = {
+    "huge.bpf.c": ("loops", 3413, 8),  # ~430k instructions, 8 programs of ~54k (tetragon-sized)
+    "gen1000.bpf.c": ("straight", 1000, 1000),  # ~112k instructions in 1,000 global programs
+}
+
+
+def generated_source(name: str) -> Path:
+    """build/<name>, written from benchmarks/single_function.py's generator when missing."""
+    from benchmarks.single_function import generate_source
+
+    path = BUILD / name
+    if not path.exists():
+        shape, units, programs = GENERATED[name]
+        BUILD.mkdir(exist_ok=True)
+        path.write_text(generate_source(units, shape, programs))
+    return path
+
+
 def targets() -> list[Target]:
-    """Every benchmarked object (sources must exist: `make pyperf huge`)."""
-    from benchmarks.single_function import CFLAGS, make_single_function
+    """Every benchmarked object (pyperf sources must exist: `make pyperf`)."""
+    from benchmarks.single_function import CFLAGS
 
     pyperf = _make_var("PYPERF_CFLAGS")
     pyperf = [f if not f.startswith("-Ibuild/") else "-I" + str(ROOT / f[2:]) for f in pyperf]
-    gen, _ = make_single_function(112_000, "straight", programs=1000)
     return [
         Target("pyperf180", BUILD / "selftests" / "pyperf180.c", pyperf, True),
         Target("pyperf600", BUILD / "selftests" / "pyperf600.c", pyperf, True),
-        Target("huge (8 programs)", BUILD / "huge.bpf.c", CFLAGS, False),
-        Target("gen1000 (1,000 programs)", gen.with_suffix(".c"), CFLAGS, False),
+        Target("huge (8 programs)", generated_source("huge.bpf.c"), CFLAGS, False),
+        Target("gen1000 (1,000 programs)", generated_source("gen1000.bpf.c"), CFLAGS, False),
     ]
 
 
@@ -95,10 +115,7 @@ def run(selected: list[Target], out=sys.stdout) -> list[str]:
             patch = measure(bpfrewrite("patch", str(obj), str(patched)))
             loads = "not tried"
             if t.verify:
-                proc = subprocess.run([sys.executable, "-m", "bpfrewrite", "verify", str(patched)],
-                                      capture_output=True, text=True, cwd=ROOT,
-                                      env={**os.environ, "PYTHONPATH": str(ROOT)})
-                loads = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()
+                loads = _loads(patched)
             row = (f"| {t.name} | {count:,} | {largest:,} | {_fig(clang)} | {_fig(dump)} | {_fig(dump_l)} "
                    f"| {_fig(disasm)} | {_fig(lint)} | {_fig(patch)} | {100 * lint.cpu / clang.cpu:.0f}% "
                    f"| {100 * patch.cpu / clang.cpu:.0f}% | {disasm.cpu / dump_l.cpu:.1f}x | {loads} |")
@@ -108,6 +125,23 @@ def run(selected: list[Target], out=sys.stdout) -> list[str]:
             lines.append(row)
             print(row, file=out, flush=True)
     return lines
+
+
+def _loads(patched: Path) -> str:
+    """What the kernel says of the patched object's originals and twins (`bpfrewrite verify`)."""
+    import json
+
+    proc = subprocess.run([sys.executable, "-m", "bpfrewrite", "verify", "--format", "json", str(patched)],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        programs = json.loads(proc.stdout)["programs"]
+    except (ValueError, KeyError):
+        return f"verify failed: {proc.stderr.strip()[:80]}"
+    parts = []
+    for p in programs:
+        role = "twin" if p.get("twin_of") else "original"
+        parts.append(f"{role} {'accepted' if p['accepted'] else 'rejected'}")
+    return ", ".join(parts)
 
 
 def _fig(m) -> str:
@@ -140,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [t for t in chosen if any(t.name.startswith(w) for w in wanted)]
     missing = [str(t.source) for t in chosen if not t.source.exists()]
     if missing:
-        sys.exit(f"large_programs: missing {', '.join(missing)}: run `make pyperf huge` first")
+        sys.exit(f"large_programs: missing {', '.join(missing)}: run `make pyperf` first")
     table = run(chosen)
     if args.write:
         write_docs(table, args.write)
