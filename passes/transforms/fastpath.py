@@ -360,7 +360,7 @@ class TakeMayGotoExit(_TwinTransform):
     def run(self, am, twin: Function) -> bool:
         """Apply the plan's may_goto decisions to twin."""
         changed = False
-slots = self.slots(twin)
+        slots = self.slots(twin)
         insns = twin.insns  # a slice of the section: once, not once per site
         for site in self.plan(am, twin).may_gotos:
             insn = insns[site.index]
