@@ -7,7 +7,7 @@ Objects (sources under build/, see the Makefile):
 - pyperf180, pyperf600: kernel selftests from Debian's linux-source-6.12 (`make pyperf`), one huge
   function each, compiled here as the Makefile does;
 - huge: 8 generated programs of ~54k instructions (430k in all), tracee-sized;
-- gen1000: 1,000 generated global programs of ~112 instructions (112k in all);
+- gen1000: 1,000 generated global programs of ~100 instructions (100k in all);
 the generated sources (benchmarks/single_function.py) are written to build/ when missing.
 
 Each command runs in a fresh process (benchmarks/measure.py): CPU seconds (user + sys, the figure
@@ -53,7 +53,7 @@ def _make_var(name: str) -> list[str]:
 # measured with clang-19 (a loops unit ~126 instructions; a straight one ~40, plus ~70 per program).
 GENERATED = {
     "huge.bpf.c": ("loops", 3413, 8),  # ~430k instructions, 8 programs of ~54k (tetragon-sized)
-    "gen1000.bpf.c": ("straight", 1000, 1000),  # ~112k instructions in 1,000 global programs
+    "gen1000.bpf.c": ("straight", 1000, 1000),  # ~100k instructions in 1,000 global programs
 }
 
 
