@@ -58,7 +58,7 @@ def test_huge_function_patches_in_1_gib_and_the_kernel_loads_both(huge, kernel, 
     # The budget is the assertion: patch stops with exit 2 if it ever needs more than 1 GiB.
     proc = cli("patch", path, out, budget="1024")
     assert proc.returncode == 0, proc.stderr
-    lint = cli("lint", "--fail-on", "never", "--format", "json", path, budget="1024")
+    lint = cli("lint", "--fail-on", "never", "--show-infos", "--format", "json", path, budget="1024")
     assert lint.returncode == 0, lint.stderr
     assert json.loads(lint.stdout)["diagnostics"], "the huge program calls helpers the fast path keeps"
     verify = cli("verify", "--format", "json", out)
