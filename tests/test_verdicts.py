@@ -175,6 +175,31 @@ def test_analysis_stays_linear_in_one_large_function(tmp_path: Path) -> None:
     assert large_time <= 4 * small_time + 0.5, (small_time, large_time)  # the machine is shared
 
 
+def test_a_counting_loop_widens_instead_of_walking_once_per_value(tmp_path: Path, compile_bpf) -> None:
+    """A loop whose counter takes a new value each round is walked a few times, not once per value."""
+    from passes.analysis.return_values import WIDEN_AFTER, ReturnValues
+    from passes.manager import AnalysisManager
+
+    obj = read_object(compile_bpf(tmp_path, r'''
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("tc") int counting(struct __sk_buff *skb)
+{
+	int ret = 0;
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < 200; i++)
+		if (skb->len == i)
+			ret = i;
+	return ret;
+}
+char LICENSE[] SEC("license") = "GPL";
+''', "counting"))
+    (func,) = obj.programs
+    exits = AnalysisManager(obj).get(ReturnValues)[func]
+    assert exits.unknown  # sound: the counter's values are not all known
+    assert exits.visits <= (WIDEN_AFTER + 3) * func.count, (exits.visits, func.count)  # 239 without widening
+
+
 # ----- patch --report, the record, verify --run ----------------------------------------------------
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -32,6 +32,7 @@ from passes.analysis.dataflow import ENTRY, FP, NREGS, Dataflow
 from passes.manager import Analysis, AnalysisManager, register
 
 MAX_VALUES = 16
+WIDEN_AFTER = 2  # rounds a loop header may grow before its growing values widen to unknown
 UNK = "?"  # in a value set: "and values the analysis does not know"
 UNKNOWN = frozenset({UNK})  # nothing known (a location absent from a state holds this)
 _M64 = (1 << 64) - 1
@@ -279,6 +280,7 @@ class _Solver:
         work = deque([self.cfg.entry])
         queued = [False] * len(blocks)
         queued[self.cfg.entry] = True
+        grown = [0] * len(blocks)
         while work:
             b = work.popleft()
             queued[b] = False
@@ -286,6 +288,14 @@ class _Solver:
             for d in nxt:
                 old = self.block_in[d]
                 new = state if old is None else _join_states(old, state)
+                if old is not None and new != old and d <= b:
+                    # A back edge (every cycle has one target at or before its source in
+                    # layout order) that keeps growing its target's values: after WIDEN_AFTER
+                    # rounds the growing locations become unknown, so a loop costs a few
+                    # passes over its body, not one per value up to MAX_VALUES.
+                    grown[d] += 1
+                    if grown[d] > WIDEN_AFTER:
+                        new = {loc: v for loc, v in new.items() if old.get(loc) == v}
                 if old is None or new != old:
                     self.block_in[d] = new
                     if not queued[d]:
