@@ -102,14 +102,58 @@ def _elf_layer(data: bytes) -> tuple[dict, list[Section], list[Symbol]]:
         elf = ELFFile(io.BytesIO(data))
         header = {"e_flags": elf.header["e_flags"], "e_shstrndx": elf.header["e_shstrndx"]}
         sections = [_section(i, s) for i, s in enumerate(elf.iter_sections())]
-        symbols = _symbols(elf)
+        symbols = _symbols(elf, sections)
     except BpfrewriteError:
         raise
     except Exception as exc:  # pyelftools raises many types on corrupt input; our own code is outside
         raise BpfrewriteError(f"malformed ELF object ({type(exc).__name__}: {exc})") from None
     if not 0 < header["e_shstrndx"] < len(sections):
         raise BpfrewriteError("the section name table index is out of range")
+    _check_unique_sections(sections)
+    # pyelftools decodes names as UTF-8 with U+FFFD for bad bytes, which loses them; decode
+    # from the raw tables instead, keeping every byte (the writer encodes the same way).
+    names = sections[header["e_shstrndx"]].data
+    for sec in sections[1:]:
+        sec.name = raw_name(names, sec.name_off)
     return header, sections, symbols
+
+
+# ELF names are bytes; surrogateescape keeps bytes that are not UTF-8 round-trippable (as BTF strings do).
+NAME_ENCODING, NAME_ERRORS = "utf-8", "surrogateescape"
+
+
+def raw_name(table: bytes, off: int) -> str:
+    """The NUL-terminated name at off in a string table's bytes ("" past its end)."""
+    if not 0 <= off < len(table):
+        return ""
+    end = table.find(b"\0", off)
+    return table[off: end if end >= 0 else len(table)].decode(NAME_ENCODING, NAME_ERRORS)
+
+
+# Sections read by name (or, for .symtab, by type): with two, libbpf refuses (.symtab) or takes
+# the last, while a reader by name takes the first; either way twins would land in a copy the
+# loader ignores. Code sections too: .BTF.ext names its records' section by name only.
+_UNIQUE_NAMES = (".BTF", ".BTF.ext", ".maps", "maps", "license", "version", ".llvm_addrsig")
+SHT_SYMTAB = 2
+SHT_SYMTAB_SHNDX = 18
+SHF_EXECINSTR = 0x4
+
+
+def _check_unique_sections(sections: list[Section]) -> None:
+    seen: set[str] = set()
+    tables = 0
+    for sec in sections[1:]:
+        if sec.type == SHT_SYMTAB:
+            tables += 1
+            if tables > 1:
+                raise BpfrewriteError("two symbol tables (SHT_SYMTAB); a BPF object has one (libbpf refuses it too)")
+        if sec.type == SHT_SYMTAB_SHNDX:
+            raise BpfrewriteError(f"section {sec.name!r}: extended symbol section indexes (SHT_SYMTAB_SHNDX) "
+                                  "are not supported")
+        if sec.name in _UNIQUE_NAMES or sec.flags & SHF_EXECINSTR:
+            if sec.name in seen:
+                raise BpfrewriteError(f"two sections named {sec.name!r}; a BPF object has one")
+            seen.add(sec.name)
 
 
 def _build(path: str, data: bytes) -> Object:
@@ -163,23 +207,26 @@ def _section(index: int, sec) -> Section:
     )
 
 
-def _symbols(elf) -> list[Symbol]:
+def _symbols(elf, sections: list[Section]) -> list[Symbol]:
     from elftools.elf.enums import ENUM_ST_INFO_BIND, ENUM_ST_INFO_TYPE, ENUM_ST_SHNDX, ENUM_ST_VISIBILITY
 
     from elftools.elf.sections import SymbolTableSection
 
-    symtab = elf.get_section_by_name(".symtab")
+    # By our list, not get_section_by_name: that parses every section header again (slow at 70,000).
+    index = next((s.index for s in sections if s.name == ".symtab"), None)
+    symtab = elf.get_section(index) if index is not None else None
     if symtab is None:
         raise BpfrewriteError("object has no symbol table (.symtab); was it stripped?")
     if not isinstance(symtab, SymbolTableSection):
         raise BpfrewriteError(".symtab is not a symbol table section")
+    strtab = elf.get_section(symtab["sh_link"]).data()
     out = []
     for i, sym in enumerate(symtab.iter_symbols()):
         info = sym["st_info"]
         out.append(
             Symbol(
                 index=i,
-                name=sym.name,
+                name=raw_name(strtab, sym["st_name"]),
                 value=sym["st_value"],
                 size=sym["st_size"],
                 bind=_enum_value(info["bind"], ENUM_ST_INFO_BIND),
@@ -441,9 +488,15 @@ def _attach_btf_ext(obj: Object) -> None:
             raise BpfrewriteError(f".BTF.ext: {what} for section {name!r}, which holds no code")
         return sec, slots[sec.index].index(byte_off, f".BTF.ext {what}")
 
+    from bpfrewrite.btf.types import BtfKind
+
     for sec_off, recs in ext.func_info.items():
         for rec in recs:
             sec, idx = insn_for(sec_off, rec.insn_off, "func_info")
+            # The kernel refuses such func_info too ("invalid type id"); twins copy this FUNC.
+            if not 0 < rec.type_id < len(btf.types) or btf.types[rec.type_id].kind != BtfKind.FUNC:
+                raise BpfrewriteError(f".BTF.ext: func_info at byte {rec.insn_off} of {sec.name!r} names "
+                                      f"type {rec.type_id}, which is not a BTF FUNC")
             sec.insns[idx].func = rec  # type: ignore[index]
             func = _function_at(obj, sec, idx)
             if func is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import struct
 
+from bpfrewrite.elf.reader import NAME_ENCODING, NAME_ERRORS
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.opcodes import GOTOL
 from bpfrewrite.model import Object, RefKind, Section, slot_offsets
@@ -28,6 +29,9 @@ SHF_INFO_LINK = 0x40
 STB_LOCAL = 0
 STT_SECTION = 3
 R_BPF_64_NODYLD32 = 4
+
+SHN_LORESERVE = 0xFF00
+SHN_XINDEX = 0xFFFF
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
@@ -120,7 +124,7 @@ class _Writer:
             for name in names:
                 if name not in added:
                     added[name] = len(blob)
-                    blob += name.encode() + b"\0"
+                    blob += name.encode(NAME_ENCODING, NAME_ERRORS) + b"\0"
             self.data[index] = bytes(blob)
         for sec in self.sections:
             if sec.name_off is None:
@@ -256,14 +260,22 @@ class _Writer:
 
     # -- misc ---------------------------------------------------------------------------------
     def _addrsig(self, sec: Section, sym_index: dict[int, int]) -> bytes:
+        # Only a hint for the linker's identical-code folding (libbpf skips the section): an index
+        # that names no symbol (left by `llvm-strip -g`, or corrupt) is dropped, not carried.
         out = bytearray()
         for value in _uleb_decode(sec.data):
-            out += _uleb_encode(sym_index[id(self._old_symbols[value])])
+            sym = self._old_symbols.get(value)
+            if sym is not None:
+                out += _uleb_encode(sym_index[id(sym)])
         return bytes(out)
 
     def _layout(self) -> bytes:
         out = bytearray(_EHDR.size)
-        headers = [bytes(_SHDR.size)]
+        # ELF extended numbering: from SHN_LORESERVE sections on, e_shnum is 0 and e_shstrndx is
+        # SHN_XINDEX; the real values go to section 0's sh_size and sh_link.
+        count, shstrndx = len(self.sections), self.obj.elf_header["e_shstrndx"]
+        big_count, big_strndx = count >= SHN_LORESERVE, shstrndx >= SHN_LORESERVE
+        headers = [_SHDR.pack(0, 0, 0, 0, 0, count if big_count else 0, shstrndx if big_strndx else 0, 0, 0, 0)]
         for sec in self.sections[1:]:
             data = self.data.get(sec.index, sec.data)
             align = max(sec.addralign, 1)
@@ -280,7 +292,8 @@ class _Writer:
         out += b"".join(headers)
         ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
         _EHDR.pack_into(out, 0, ident, 1, 247, 1, 0, 0, shoff, self.obj.elf_header["e_flags"],
-                        _EHDR.size, 0, 0, _SHDR.size, len(self.sections), self.obj.elf_header["e_shstrndx"])
+                        _EHDR.size, 0, 0, _SHDR.size, 0 if big_count else count,
+                        SHN_XINDEX if big_strndx else shstrndx)
         return bytes(out)
 
 

@@ -245,12 +245,12 @@ class Program:
     @property
     def name(self) -> str:
         """The program's (function) name."""
-        return library().bpf_program__name(self.handle).decode()
+        return library().bpf_program__name(self.handle).decode(errors="replace")
 
     @property
     def section(self) -> str:
         """The ELF section the program lives in."""
-        return library().bpf_program__section_name(self.handle).decode()
+        return library().bpf_program__section_name(self.handle).decode(errors="replace")
 
     @property
     def prog_type(self) -> int:

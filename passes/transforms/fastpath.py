@@ -220,7 +220,10 @@ def _add_twin(obj: Object, orig: Function, tags: dict[int, list]) -> Function:
     )
     obj.functions.append(twin)
     if orig.btf_func_id is not None and obj.btf is not None:
-        twin.btf_func_id = _add_btf_func(obj, orig.btf_func_id, twin.name, tags.get(orig.btf_func_id, ()))
+        # Named from the original's BTF FUNC, not its symbol: the kernel wants a C identifier
+        # there (or refuses all of the object's BTF), and a symbol name may be anything.
+        btf_name = obj.btf.name(orig.btf_func_id) + TWIN_SUFFIX
+        twin.btf_func_id = _add_btf_func(obj, orig.btf_func_id, btf_name, tags.get(orig.btf_func_id, ()))
         first = twin.insns[0]
         if first.func is not None:
             first.func = dataclasses.replace(first.func, type_id=twin.btf_func_id)
