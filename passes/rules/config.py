@@ -58,6 +58,39 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
+def distrust(path: Path) -> str | None:
+    """Why a found config file may not be obeyed, or None when it may (git's safe.directory rule).
+
+    A config can name the compiler to run and flags that write files, so it counts only when the
+    invoking user or root owns it and the directory it lives in, and no one else can write either
+    (a group/other-writable directory must be sticky, as /tmp is: others cannot replace the file).
+    """
+    import os
+    import stat
+
+    uid = os.geteuid()
+    trusted = (uid, 0)
+
+    def owner(st: os.stat_result) -> str:
+        return "you" if st.st_uid == uid else "root" if st.st_uid == 0 else f"uid {st.st_uid}"
+
+    try:
+        link, st, parent = os.lstat(path), os.stat(path), os.stat(path.parent)
+    except OSError as exc:
+        return f"cannot check who owns it ({exc.strerror})"
+    if stat.S_ISLNK(link.st_mode) and link.st_uid not in trusted:
+        return f"it is a symlink owned by {owner(link)}, not by you or root"
+    if st.st_uid not in trusted:
+        return f"it is owned by {owner(st)}, not by you or root"
+    if st.st_mode & 0o022:
+        return "it is writable by group or others"
+    if parent.st_uid not in trusted:
+        return f"its directory is owned by {owner(parent)}, not by you or root"
+    if parent.st_mode & 0o022 and not parent.st_mode & stat.S_ISVTX:
+        return "its directory is writable by group or others (and not sticky)"
+    return None
+
+
 def _slug_list(value: object, key: str, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")

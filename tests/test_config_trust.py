@@ -1,0 +1,106 @@
+"""A pyproject.toml found above a lint input is obeyed only when it is safe (git's safe.directory rule):
+owned by the invoking user or root, and neither it nor its directory writable by others. Its `cc`
+runs a program and its `cflags` can write files, so an untrusted one is ignored with one warning line.
+(The repro this replaces: /work/shared/repro/config_exec.sh.)"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import require_tool, unavailable
+
+REPO = Path(__file__).resolve().parent.parent
+NOBODY = 65534
+
+
+def _project(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """shared/{pyproject.toml, cc.sh} and shared/proj/loop.bpf.c; cc.sh leaves a marker when it runs."""
+    require_tool("clang-19")
+    shared = tmp_path / "shared"
+    (shared / "proj").mkdir(parents=True)
+    shutil.copy(REPO / "testdata" / "src" / "loop.bpf.c", shared / "proj")
+    marker = shared / "RAN_cc"
+    cc = shared / "cc.sh"
+    cc.write_text(f"#!/bin/sh\nid -u > {marker}\nexec clang-19 \"$@\"\n")
+    cc.chmod(0o755)
+    config = shared / "pyproject.toml"
+    config.write_text(f'[tool.bpfrewrite]\ncc = "{cc}"\ncflags = "-I{REPO}/testdata/include -MD -MF {shared}/DEPFILE"\n')
+    config.chmod(0o644)
+    return shared, config, marker
+
+
+def _lint(shared: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bpfrewrite", "lint", "--fail-on", "never", *extra,
+                           str(shared / "proj" / "loop.bpf.c")], capture_output=True, text=True, cwd=REPO)
+
+
+def _chown(path: Path, uid: int) -> None:
+    try:
+        os.chown(path, uid, uid)
+    except PermissionError:
+        unavailable("changing a file's owner needs root")
+
+
+def test_own_config_is_obeyed(tmp_path) -> None:
+    shared, _config, marker = _project(tmp_path)
+    proc = _lint(shared)
+    assert proc.returncode == 0, proc.stderr
+    assert "ignoring" not in proc.stderr
+    assert marker.exists() and (shared / "DEPFILE").exists()  # the control: a trusted config does run cc
+
+
+@pytest.mark.parametrize("case", ["file-owned-by-nobody", "file-mode-0666", "file-mode-0620",
+                                  "dir-owned-by-nobody", "dir-mode-0777", "symlink-owned-by-nobody"])
+def test_untrusted_config_runs_and_writes_nothing(tmp_path, case) -> None:
+    shared, config, marker = _project(tmp_path)
+    if case == "file-owned-by-nobody":
+        _chown(config, NOBODY)
+        why = "owned by uid 65534"
+    elif case == "file-mode-0666":
+        config.chmod(0o666)
+        why = "writable by group or others"
+    elif case == "file-mode-0620":
+        config.chmod(0o620)
+        why = "writable by group or others"
+    elif case == "dir-owned-by-nobody":
+        _chown(shared, NOBODY)
+        why = "its directory is owned by uid 65534"
+    elif case == "dir-mode-0777":
+        shared.chmod(0o777)
+        why = "its directory is writable"
+    else:
+        real = shared / "real.toml"
+        config.rename(real)
+        config.symlink_to(real)
+        try:
+            os.lchown(config, NOBODY, NOBODY)
+        except PermissionError:
+            unavailable("changing a file's owner needs root")
+        why = "symlink owned by uid 65534"
+    if os.geteuid() != 0 and "nobody" in case:
+        unavailable("needs root")
+    proc = _lint(shared)
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists(), "the untrusted config's cc ran"
+    assert not (shared / "DEPFILE").exists(), "the untrusted config's cflags wrote a file"
+    warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and f"ignoring {config}" in warnings[0] and why in warnings[0], proc.stderr
+
+
+def test_sticky_world_writable_directory_is_fine_for_a_root_owned_config(tmp_path) -> None:
+    shared, _config, marker = _project(tmp_path)
+    shared.chmod(0o1777)  # like /tmp: others may add files but not replace this one
+    proc = _lint(shared)
+    assert "ignoring" not in proc.stderr and marker.exists(), proc.stderr
+
+
+def test_explicit_config_is_used_even_if_another_user_owns_it(tmp_path) -> None:
+    shared, config, marker = _project(tmp_path)
+    _chown(config, NOBODY)
+    proc = _lint(shared, "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert "ignoring" not in proc.stderr and marker.exists()
