@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.errors import BpfrewriteError, Terminated
 
 app = typer.Typer(
     name="bpfrewrite",
@@ -99,13 +99,23 @@ _METAVARS = {"fmt": "FORMAT", "jobs": "N", "fail_on": "LEVEL", "severity": "SLUG
              "loop_cost_threshold": "N", "explain": "SLUG", "print_after": "TRANSFORM"}
 
 
+def _raise_terminated(signum: int, _frame) -> None:
+    raise Terminated(signum)
+
+
 def main() -> None:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
     import gc
+    import signal
 
     # A run builds ~10 objects per instruction and frees them at exit; the cyclic collector
     # only rescans them (measured: about 20% of `disasm` on a 100k-instruction object).
     gc.disable()
+    # SIGINT/SIGTERM/SIGHUP become an exception: `with` and `finally` blocks then remove temporary
+    # files and directories, and the compiler being waited for is killed. Not KeyboardInterrupt
+    # for SIGINT: typer turns that into a silent return of 130 when not in standalone mode.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_terminated)
     try:
         # Without standalone mode click returns typer.Exit's code instead of raising it.
         code = command().main(prog_name="bpfrewrite", standalone_mode=False)
@@ -121,8 +131,17 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        print("bpfrewrite: aborted", file=sys.stderr)
+        print("bpfrewrite: interrupted", file=sys.stderr)
         sys.exit(130)
+    except Terminated as exc:
+        what = "interrupted" if exc.signum == signal.SIGINT else f"terminated by {signal.Signals(exc.signum).name}"
+        print(f"bpfrewrite: {what}", file=sys.stderr)
+        sys.exit(128 + exc.signum)
+    except MemoryError:
+        gc.collect()  # give back what the failed step held before printing
+        print("bpfrewrite: error: out of memory (the input is too large for the memory available)",
+              file=sys.stderr)
+        sys.exit(2)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
         # typer bundles its own copy of click (typer._click), so match the class by name.
         if any(c.__name__ == "ClickException" for c in type(exc).__mro__):

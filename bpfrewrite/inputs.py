@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.fileio import check_input, read_input
 
 OBJECT_SUFFIXES = (".o",)
 C_SUFFIXES = (".c",)
@@ -59,9 +60,10 @@ def input_kind(path: str | os.PathLike) -> str:
 def prepare(path: str | os.PathLike, workdir: str | os.PathLike, options: CompileOptions = CompileOptions()) -> Path:
     """The object file for an input: the path itself for .o, else a compiled object in workdir."""
     path = Path(path)
+    if path.exists():  # a directory or FIFO is named as what it is, before its suffix is judged
+        check_input(path, "a file")
     kind = input_kind(path)
-    if not path.is_file():
-        raise BpfrewriteError(f"{path}: no such file")
+    check_input(path, "a file")  # never handed on unchecked: a FIFO would block clang too
     if kind == "object":
         return path
     out = Path(workdir) / (path.name + ".o")
@@ -84,9 +86,30 @@ def compile_c(src: Path, out: Path, options: CompileOptions = CompileOptions()) 
     cwd = os.getcwd()
     # The prefix map makes BTF file names relative to the working directory, as the user typed them.
     cmd = [options.cc, *_REQUIRED_CFLAGS, *extra, f"-fdebug-prefix-map={cwd}=.", "-c", str(src), "-o", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BpfrewriteError(f"{src}: compile failed: {first_error(proc.stderr) or f'{options.cc} exited {proc.returncode}'}")
+    returncode, stderr = _run_compiler(cmd)
+    if returncode != 0:
+        raise BpfrewriteError(f"{src}: compile failed: {first_error(stderr) or f'{options.cc} exited {returncode}'}")
+
+
+def _run_compiler(cmd: list[str]) -> tuple[int, str]:
+    """Run cmd to completion; on any exception (a signal, Ctrl-C) kill and reap it first.
+
+    subprocess.run kills its child only once inside communicate(): a signal arriving while Popen
+    is still starting it would leave the compiler running, so the start is shielded.
+    """
+    from bpfrewrite.fileio import signals_deferred
+
+    proc = None
+    try:
+        with signals_deferred():
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _out, err = proc.communicate()
+        return proc.returncode, err
+    except BaseException:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+        raise
 
 
 def first_error(stderr: str) -> str | None:
@@ -127,7 +150,7 @@ def compile_ir(src: Path, out: Path) -> None:
     """Compile LLVM IR (.ll or .bc) to a bpfel object with llvmlite; inline asm is refused up front."""
     # LLVM aborts the whole process on some inline asm it cannot assemble for BPF, so IR with
     # asm never reaches the code generator.
-    data = src.read_bytes()
+    data = read_input(src, "an LLVM IR file")
     if src.suffix == ".ll":
         text = data.decode("utf-8", errors="replace")
         if ir_has_inline_asm(text):

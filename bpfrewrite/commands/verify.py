@@ -77,12 +77,12 @@ def verify(
 
 
 def _read_data(path: Path) -> bytes:
+    from bpfrewrite.fileio import read_input
+
     try:
-        return path.read_bytes()
-    except IsADirectoryError:
-        raise BpfrewriteError(f"{path}: is a directory, --data needs a file") from None
-    except OSError as exc:
-        raise BpfrewriteError(f"{path}: cannot read --data file: {exc.strerror}") from None
+        return read_input(path, "a file")
+    except BpfrewriteError as exc:
+        raise BpfrewriteError(f"cannot read --data file: {exc}") from None
 
 
 def _display_order(results: list[ProgResult]) -> list[ProgResult]:

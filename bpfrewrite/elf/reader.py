@@ -62,14 +62,9 @@ def parse_object(data: bytes, path: str) -> Object:
 
 
 def _read_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise BpfrewriteError(f"{path}: no such file")
-    if path.is_dir():
-        raise BpfrewriteError(f"{path}: is a directory, expected a BPF object file")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BpfrewriteError(f"{path}: cannot read: {exc.strerror}") from None
+    from bpfrewrite.fileio import read_input
+
+    return read_input(path, "a BPF object file")
 
 
 def _check_header(data: bytes, path: str) -> None:
