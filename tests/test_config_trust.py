@@ -104,3 +104,18 @@ def test_explicit_config_is_used_even_if_another_user_owns_it(tmp_path) -> None:
     proc = _lint(shared, "--config", str(config))
     assert proc.returncode == 0, proc.stderr
     assert "ignoring" not in proc.stderr and marker.exists()
+
+
+def test_patch_ignores_an_untrusted_config_too(tmp_path) -> None:
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.bpfrewrite]\ntwin-programs = ["no_such_program"]\n')
+    config.chmod(0o644)
+    src = tmp_path / "loop.bpf.o"
+    shutil.copy(REPO / "testdata" / "loop.bpf.o", src)
+    run = [sys.executable, "-m", "bpfrewrite", "patch", str(src), str(tmp_path / "out.o")]
+    trusted = subprocess.run(run, capture_output=True, text=True, cwd=REPO)
+    assert trusted.returncode == 2 and "no_such_program" in trusted.stderr  # the control: the config is read
+    _chown(config, NOBODY)
+    proc = subprocess.run(run, capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == f"bpfrewrite: warning: ignoring {config}: it is owned by uid 65534, not by you or root (pass --config to use it)"

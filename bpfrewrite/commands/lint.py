@@ -138,8 +138,7 @@ def _settings(files, fail_on, select, ignore, severity, cc, cflags, config):
     from passes.rules.config import (
         LintConfig,
         check_fail_on,
-        distrust,
-        find_pyproject,
+        find_trusted_pyproject,
         load_pyproject,
         parse_severity_overrides,
         validate,
@@ -151,13 +150,8 @@ def _settings(files, fail_on, select, ignore, severity, cc, cflags, config):
             raise BpfrewriteError(f"--config {config}: no such file")
         settings = load_pyproject(config)
     else:
-        found = find_pyproject(Path(files[0]))
-        why = distrust(found) if found else None
-        if why:  # another user's file must not choose the compiler, its flags or the rules
-            import sys
-
-            print(f"bpfrewrite: warning: ignoring {found}: {why} (pass --config to use it)", file=sys.stderr)
-        settings = load_pyproject(found) if found and not why else LintConfig()
+        found = find_trusted_pyproject(Path(files[0]))
+        settings = load_pyproject(found) if found else LintConfig()
     if fail_on is not None:
         settings = replace(settings, fail_on=check_fail_on(fail_on))
     if select is not None:
