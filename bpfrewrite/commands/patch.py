@@ -57,7 +57,8 @@ def register(app: typer.Typer) -> None:
             if problem.source:  # file:line:col as lint prints it
                 file, line, col = problem.source.rsplit(":", 2)
                 at = f"{display_path(file)}:{line}:{col}: "
-            print(f"{at}warning: {problem.function}{where}: {problem.message}", file=sys.stderr)
+            what = f"{problem.function}{where}: " if problem.function else ""  # "": about the whole object
+            print(f"{at}warning: {what}{problem.message}", file=sys.stderr)
         if report:
             sources = result.sources
             if fmt == "json":

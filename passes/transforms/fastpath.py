@@ -127,7 +127,10 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
     result.maps = add_twin_maps(obj, twins, TWIN_SUFFIX)
     originals = {twin: orig for orig, twin in twins.items()}
     pm = PassManager(am, print_after=print_after, printer=printer)
-    pm.run(StubCalls(originals, result), twins.values())
+    stub_calls = StubCalls(originals, result)
+    pm.run(stub_calls, twins.values())
+    if stub_calls.uncovered:  # one line per object, not one per call site
+        result.problems.append(Problem("", None, _uncovered_message(stub_calls.uncovered)))
     pm.run(TakeMayGotoExit(originals, result), twins.values())
     callbacks = [t for o, t in twins.items() if am.get(FastPathPlan, o).iterated_by is not None]
     pm.run(ForceCallbackStop(originals, result), callbacks)
@@ -339,8 +342,26 @@ class StubCalls(_TwinTransform):
                 changed = True
             self.site(twin, call.index, text, call.action, call.callee, call.value, call.reason)
             if not call.known:
-                self.problem(twin, call.index, f"{call.callee} is not in the helper/kfunc table; kept", am.obj)
+                self.uncovered[call.callee] = self.uncovered.get(call.callee, 0) + 1
         return changed
+
+    @property
+    def uncovered(self) -> dict[str, int]:
+        """Callees the table does not know -> number of call sites in twins (reported once per object)."""
+        return self.__dict__.setdefault("_uncovered", {})
+
+
+def _uncovered_message(uncovered: dict[str, int]) -> str:
+    """The object's one line on calls the table does not cover, with what the running kernel says of each."""
+    from bpfrewrite.kernel.vmlinux import kernel_btf
+
+    parts = []
+    for name, count in sorted(uncovered.items()):
+        sites = f"{count} site" + ("s" if count > 1 else "")
+        # Unknown helper ids have no name to look up; the kernel's BTF is read only for kfuncs.
+        what = "unknown helper id" if name.startswith("helper#") else kernel_btf().describe(name)
+        parts.append(f"{name} ({sites}; {what})")
+    return f"calls the helper/kfunc table does not cover, kept unchanged in the twins: {', '.join(parts)}"
 
 
 @register
