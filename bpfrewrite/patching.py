@@ -18,7 +18,7 @@ def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = 
     from bpfrewrite.elf.reader import parse_object, read_object
     from bpfrewrite.elf.writer import serialize, write_object
     from passes.manager import AnalysisManager, Transform, registry
-    from passes.transforms.fastpath import make_twins
+    from passes.transforms.fastpath import NothingToTwin, PatchResult, Problem, make_twins
 
     transforms = sorted(n for n, c in registry().items() if issubclass(c, Transform))
     for name in print_after:
@@ -30,6 +30,13 @@ def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = 
         am_out.append(am)
     try:
         result = make_twins(obj, am, print_after=print_after, printer=printer, programs=programs)
+    except NothingToTwin as exc:
+        # A build that patches every object it makes must not fail on a BTF-only or library
+        # object: the output is an unchanged copy, and one line says why it has no twins.
+        result = PatchResult(problems=[Problem("", None, str(exc))] if exc.problem else [], note=str(exc))
+        if not (strict and result.problems):
+            _copy_unchanged(src, dst)
+        return result
     except BpfrewriteError as exc:  # every message names the input, as the reader's do
         message = str(exc)
         raise BpfrewriteError(message if message.startswith(str(src)) else f"{src}: {message}") from None
@@ -43,6 +50,14 @@ def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = 
     write_object(obj, dst, data=data)
     result.sources = site_sources(obj, result)
     return result
+
+
+def _copy_unchanged(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    from bpfrewrite.fileio import read_input, write_atomically
+
+    if os.path.exists(dst) and os.path.samefile(src, dst):  # --in-place: nothing to change
+        return
+    write_atomically(dst, read_input(src, "a BPF object file"))
 
 
 def print_function(name: str, func) -> None:

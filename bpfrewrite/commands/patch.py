@@ -59,6 +59,9 @@ def register(app: typer.Typer) -> None:
                 at = f"{display_path(file)}:{line}:{col}: "
             what = f"{problem.function}{where}: " if problem.function else ""  # "": about the whole object
             print(f"{at}warning: {what}{problem.message}", file=sys.stderr)
+        if result.note is not None and not result.problems:
+            print(f"note: {src}: {result.note}; " + ("left unchanged" if in_place else f"wrote an unchanged copy to {out}"),
+                  file=sys.stderr)
         if report:
             sources = result.sources
             if fmt == "json":

@@ -81,6 +81,7 @@ class PatchResult:
     # (twin, slot) -> file:line:col for the CLI; not in the section, whose bytes must not depend on the cwd.
     sources: dict[tuple[str, int], str] = field(default_factory=dict)
     maps: list[dict] = field(default_factory=list)  # twin struct_ops maps: original, twin, section
+    note: str | None = None  # why nothing was twinned (the output is then an unchanged copy)
 
     def report(self) -> dict:
         """The machine-readable report (also written to the .bpfrewrite section)."""
@@ -110,10 +111,11 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
         raise BpfrewriteError(f"{obj.path}: already patched (it has a {REPORT_SECTION} section)")
     if twin_names(obj):  # e.g. linked from patched objects: the linker drops the record, not the twins
         raise BpfrewriteError(f"{obj.path}: already patched (it has twins: {', '.join(sorted(twin_names(obj)))})")
-    if not obj.programs:
-        raise BpfrewriteError(f"{obj.path}: no programs to patch")
+    roots = _chosen_programs(obj, programs)
+    if not roots:
+        roots = _library_roots(obj)
     am = am or AnalysisManager(obj)
-    originals_in_order = _functions_to_twin(obj, _chosen_programs(obj, programs))
+    originals_in_order = _functions_to_twin(obj, roots)
     for orig in originals_in_order:  # plan on the originals, before the object changes
         am.get(FastPathPlan, orig)
     tags = _decl_tags_by_target(obj)
@@ -130,7 +132,7 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
     stub_calls = StubCalls(originals, result)
     pm.run(stub_calls, twins.values())
     if stub_calls.uncovered:  # one line per object, not one per call site
-        result.problems.append(Problem("", None, _uncovered_message(stub_calls.uncovered)))
+        result.problems.append(Problem("", None, _uncovered_message(obj, stub_calls.uncovered)))
     pm.run(TakeMayGotoExit(originals, result), twins.values())
     callbacks = [t for o, t in twins.items() if am.get(FastPathPlan, o).iterated_by is not None]
     pm.run(ForceCallbackStop(originals, result), callbacks)
@@ -138,6 +140,52 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
     result.verdicts = [(o, t, verdict_of(am, o), verdict_of(am, t)) for o, t in result.pairs if o.is_program]
     _write_report_section(obj, result)
     return result
+
+
+class NothingToTwin(BpfrewriteError):
+    """The object has no entry program and no global function: patch copies it unchanged.
+
+    problem is True when it holds code that cannot be twinned (code without function symbols),
+    False when there is simply no code to twin (BTF-only objects, only static functions).
+    """
+
+    def __init__(self, message: str, problem: bool):
+        super().__init__(message)
+        self.problem = problem
+
+
+def _library_roots(obj: Object) -> list[Function]:
+    """For an object without programs: its global functions in .text (a library linked into
+    programs elsewhere), so it can be patched on its own and still link; else NothingToTwin."""
+    roots = [f for f in obj.subprograms if f.symbol.is_global]
+    if roots:
+        return roots
+    for sec in obj.exec_sections():
+        covered = sum(f.count for f in obj.functions if f.section is sec)
+        if len(sec.insns or ()) > covered:
+            raise NothingToTwin(f"section {sec.name!r} holds {len(sec.insns or ()) - covered} instructions that no "
+                                "function symbol covers: libbpf finds programs by their symbols, so no twin can be "
+                                "made (rebuild it with a current clang)", problem=True)
+    what = "only static functions" if obj.functions else "no code"
+    return _nothing(f"no programs and no global functions ({what}): nothing to twin")
+
+
+def _nothing(message: str) -> list[Function]:
+    raise NothingToTwin(message, problem=False)
+
+
+def _static_externs(obj: Object) -> set[str]:
+    """Names of extern BPF functions (BTF FUNC, extern linkage, not in the .ksyms DATASEC that
+    clang gives kfuncs): defined in another object and resolved by libbpf's static linker."""
+    from bpfrewrite.btf.types import BtfKind
+
+    btf = obj.btf
+    if btf is None:
+        return set()
+    ksyms = btf.find(BtfKind.DATASEC, ".ksyms")
+    kfuncs = {v[0] for v in btf.types[ksyms].datasec_vars} if ksyms is not None else set()
+    # BTF keeps a FUNC's linkage in vlen (2: BTF_FUNC_EXTERN).
+    return {t.name for i, t in enumerate(btf.types) if t.kind == BtfKind.FUNC and t.vlen == 2 and i not in kfuncs}
 
 
 def _chosen_programs(obj: Object, names: tuple[str, ...] | None) -> list[Function]:
@@ -351,15 +399,21 @@ class StubCalls(_TwinTransform):
         return self.__dict__.setdefault("_uncovered", {})
 
 
-def _uncovered_message(uncovered: dict[str, int]) -> str:
+def _uncovered_message(obj: Object, uncovered: dict[str, int]) -> str:
     """The object's one line on calls the table does not cover, with what the running kernel says of each."""
     from bpfrewrite.kernel.vmlinux import kernel_btf
 
+    linked = _static_externs(obj)
     parts = []
     for name, count in sorted(uncovered.items()):
         sites = f"{count} site" + ("s" if count > 1 else "")
         # Unknown helper ids have no name to look up; the kernel's BTF is read only for kfuncs.
-        what = "unknown helper id" if name.startswith("helper#") else kernel_btf().describe(name)
+        if name.startswith("helper#"):
+            what = "unknown helper id"
+        elif name in linked:
+            what = "a BPF function of another object, resolved when objects are linked"
+        else:
+            what = kernel_btf().describe(name)
         parts.append(f"{name} ({sites}; {what})")
     return f"calls the helper/kfunc table does not cover, kept unchanged in the twins: {', '.join(parts)}"
 
