@@ -42,7 +42,10 @@ def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = 
         raise BpfrewriteError(message if message.startswith(str(src)) else f"{src}: {message}") from None
     if strict and result.problems:
         return result
-    data = serialize(obj)
+    try:
+        data = serialize(obj)
+    except BpfrewriteError as exc:  # e.g. no section symbol to relocate .BTF.ext against
+        raise BpfrewriteError(f"{src}: cannot write the patched object: {exc}") from None
     try:  # the output must read back as a valid object before it replaces anything
         parse_object(data, str(dst))
     except BpfrewriteError as exc:
