@@ -136,6 +136,11 @@ class _Writer:
         for s in self._ordered:
             name_off = s.name_off if s.name_off is not None else (added[s.name] if s.name else 0)
             info = (s.bind << 4) | (s.type & 0xF)
+            # Read symbols keep their st_shndx (a value >= SHN_LORESERVE is special there: the reader
+            # refuses SHT_SYMTAB_SHNDX). A new one in a section numbered that high would need it.
+            if s.name_off is None and s.shndx >= SHN_LORESERVE:
+                raise BpfrewriteError(f"symbol {s.name!r} would be in section number {s.shndx}: symbols in sections "
+                                      f"past {SHN_LORESERVE - 1} need SHT_SYMTAB_SHNDX, which bpfrewrite does not write")
             out += _SYM.pack(name_off, info, s.other, s.shndx, s.value, s.size)
         return bytes(out)
 
