@@ -57,8 +57,13 @@ def test_dev_zero_is_refused(tmp_path, command) -> None:
 
 
 def test_directory_given_to_lint_is_named_a_directory(tmp_path) -> None:
+    """lint takes a directory for the *.bpf.c and *.bpf.o files under it; one without any says so."""
     proc = _cli("lint", str(tmp_path))
-    assert proc.returncode == 2 and _one_line(proc) == f"bpfrewrite: error: {tmp_path}: is a directory, expected a file"
+    assert proc.returncode == 2
+    assert _one_line(proc) == f"bpfrewrite: error: {tmp_path}: no *.bpf.c or *.bpf.o files in this directory"
+    proc = _cli("disasm", str(tmp_path))
+    assert proc.returncode == 2
+    assert _one_line(proc) == f"bpfrewrite: error: {tmp_path}: is a directory, expected a BPF object file"
 
 
 def test_input_over_the_size_ceiling_is_refused_before_reading(tmp_path) -> None:
