@@ -137,11 +137,6 @@ def main() -> None:
         what = "interrupted" if exc.signum == signal.SIGINT else f"terminated by {signal.Signals(exc.signum).name}"
         print(f"bpfrewrite: {what}", file=sys.stderr)
         sys.exit(128 + exc.signum)
-    except MemoryError:
-        gc.collect()  # give back what the failed step held before printing
-        print("bpfrewrite: error: out of memory (the input is too large for the memory available)",
-              file=sys.stderr)
-        sys.exit(2)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
         # typer bundles its own copy of click (typer._click), so match the class by name.
         if any(c.__name__ == "ClickException" for c in type(exc).__mro__):

@@ -85,7 +85,7 @@ def test_out_of_memory_is_one_line(tmp_path) -> None:
 
     proc = _cli("disasm", str(zeros), preexec_fn=limit)
     assert proc.returncode == 2
-    assert _one_line(proc) == "bpfrewrite: error: out of memory (the input is too large for the memory available)"
+    assert _one_line(proc).startswith("bpfrewrite: error: out of memory")
 
 
 _SLOW_CC = """#!/bin/sh
