@@ -23,7 +23,8 @@ python-deps:
 
 deps: system-deps python-deps
 
-test: deps
+# Some tests compile C against the running kernel's vmlinux.h (generated, not checked in).
+test: deps testdata/include/vmlinux.h
 	$(PYTHON) -m pytest -q
 
 # The main job on the shipped example: lint it, write its fast-path twin, prove both on the kernel.
@@ -44,7 +45,7 @@ TESTDATA_HEADERS := $(wildcard testdata/include/*.h)
 # One object is built at -mcpu=v3 so the corpus has ALU32/JMP32 code (clang 20's default).
 testdata/res_spin_lock_alu32.bpf.o: BPF_CFLAGS += -mcpu=v3
 
-testdata/include/vmlinux.h:
+testdata/include/vmlinux.h: | system-deps
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
 testdata/%.bpf.o: testdata/src/%.bpf.c $(filter-out testdata/include/vmlinux.h,$(TESTDATA_HEADERS)) | testdata/include/vmlinux.h

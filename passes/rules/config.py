@@ -74,8 +74,10 @@ def distrust(path: Path) -> str | None:
     """Why a found config file may not be obeyed, or None when it may (git's safe.directory rule).
 
     A config can name the compiler to run and flags that write files, so it counts only when the
-    invoking user or root owns it and the directory it lives in, and no one else can write either
-    (a group/other-writable directory must be sticky, as /tmp is: others cannot replace the file).
+    invoking user or root owns it and the directory it lives in, and other users cannot write either
+    (an other-writable directory must be sticky, as /tmp is: others cannot replace the file). Group
+    write is allowed, as git allows it: with Debian's user-private groups and umask 002 every file a
+    user makes is group-writable by a group of one.
     """
     import os
     import stat
@@ -94,12 +96,12 @@ def distrust(path: Path) -> str | None:
         return f"it is a symlink owned by {owner(link)}, not by you or root"
     if st.st_uid not in trusted:
         return f"it is owned by {owner(st)}, not by you or root"
-    if st.st_mode & 0o022:
-        return "it is writable by group or others"
+    if st.st_mode & stat.S_IWOTH:
+        return "it is writable by others"
     if parent.st_uid not in trusted:
         return f"its directory is owned by {owner(parent)}, not by you or root"
-    if parent.st_mode & 0o022 and not parent.st_mode & stat.S_ISVTX:
-        return "its directory is writable by group or others (and not sticky)"
+    if parent.st_mode & stat.S_IWOTH and not parent.st_mode & stat.S_ISVTX:
+        return "its directory is writable by others (and not sticky)"
     return None
 
 
