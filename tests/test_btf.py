@@ -16,6 +16,7 @@ from elftools.elf.elffile import ELFFile
 
 from bpfrewrite.btf import BTF, BTFExt, BtfKind, BtfType, ByteOffset, CoreReloRec, LineInfoRec, line_text
 from bpfrewrite.btf.ext import to_slot
+from bpfrewrite.btf.maps import read_map_def
 from bpfrewrite.btf.types import BtfArray, BtfMember, BtfParam
 from bpfrewrite.errors import BpfrewriteError
 
@@ -400,18 +401,18 @@ def test_map_def(built):
     btf, _ = _parsed(built["kinds"])
     var = lambda n: btf.find(BtfKind.VAR, n)  # noqa: E731
     int_id, node_id = btf.find(BtfKind.INT, "int"), btf.find(BtfKind.STRUCT, "node")
-    assert btf.map_def(var("hmap")) == {"type": 1, "max_entries": 16, "key_type_id": int_id, "key_size": 4,
+    assert read_map_def(btf, var("hmap")) == {"type": 1, "max_entries": 16, "key_type_id": int_id, "key_size": 4,
                                         "value_type_id": node_id, "value_size": 64, "map_flags": 1}
-    assert btf.map_def(var("amap")) == {"type": 2, "max_entries": 4, "key_size": 4, "value_size": 24}
-    inner = btf.map_def(var("inner_map"))
+    assert read_map_def(btf, var("amap")) == {"type": 2, "max_entries": 4, "key_size": 4, "value_size": 24}
+    inner = read_map_def(btf, var("inner_map"))
     assert (inner["type"], inner["key_size"], inner["value_size"]) == (2, 4, 8)
     assert btf.resolve(inner["key_type_id"]) == btf.find(BtfKind.INT, "unsigned int")
-    outer = btf.map_def(var("outer"))
+    outer = read_map_def(btf, var("outer"))
     assert (outer["type"], outer["max_entries"], outer["key_size"]) == (12, 2, 4)
     assert outer["values_type_id"] == btf.find(BtfKind.STRUCT, "inner")
     # the struct itself works too, and non-map variables are unknown shapes
-    assert btf.map_def(btf.find(BtfKind.STRUCT, "inner")) == inner
-    assert btf.map_def(var("cst")) == {} and btf.map_def(var("gbits")) == {}
+    assert read_map_def(btf, btf.find(BtfKind.STRUCT, "inner")) == inner
+    assert read_map_def(btf, var("cst")) == {} and read_map_def(btf, var("gbits")) == {}
 
 
 def test_map_def_conflicting_key_size_is_unknown(built):
@@ -422,7 +423,7 @@ def test_map_def_conflicting_key_size_is_unknown(built):
     key = btf.add_type(BtfType(BtfKind.PTR, size_or_type=int_id))
     bad = btf.add_type(BtfType(BtfKind.STRUCT, name="bad_map", size_or_type=16, members=[
         BtfMember(btf.strings.add("key"), key, 0), BtfMember(btf.strings.add("key_size"), uint8, 64)]))
-    assert btf.map_def(bad) == {}  # libbpf refuses key_size 8 with a 4-byte key type
+    assert read_map_def(btf, bad) == {}  # libbpf refuses key_size 8 with a 4-byte key type
 
 
 # ---- edits, then libbpf's linker and loader as judges -------------------------------------------

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from bpfrewrite.btf import BTF, BTFExt, BtfKind, BtfType, ByteOffset, CoreReloRec, FuncInfoRec, StringTable
 from bpfrewrite.btf.ext import record_offsets, to_byte_offset, to_slot
+from bpfrewrite.btf.maps import read_map_def
 from bpfrewrite.errors import BpfrewriteError
 
 SRC = r"""
@@ -275,7 +276,7 @@ def _exercise_btf(data: bytes) -> BTF | None:
             btf.name(type_id)
             btf.resolve(type_id)
             btf.size_of(type_id)
-            btf.map_def(type_id)
+            read_map_def(btf, type_id)
         except BpfrewriteError:
             pass
     return btf

@@ -417,9 +417,3 @@ class BTF:
             else:
                 return None
         raise BpfrewriteError(f"BTF type {type_id} is part of an array loop")
-
-    def map_def(self, var_type_id: int) -> dict:
-        """Attributes of a BTF-defined map (a `.maps` VAR or its struct), {} for shapes we do not know."""
-        from bpfrewrite.btf.maps import read_map_def  # the map reading rules live in their own module
-
-        return read_map_def(self, var_type_id)

@@ -511,12 +511,13 @@ def _maps(obj: Object) -> list[Map]:
     btf = obj.btf
     maps_sec = obj.section(".maps")
     if maps_sec is not None and btf is not None:
+        from bpfrewrite.btf.maps import read_map_def
         from bpfrewrite.btf.types import BtfKind
 
         sec_id = btf.find(BtfKind.DATASEC, ".maps")
         for var_id, _off, _size in btf.types[sec_id].datasec_vars if sec_id is not None else ():
             var = btf.types[var_id]
-            d = btf.map_def(var.size_or_type)
+            d = read_map_def(btf, var.size_or_type)
             out.append(
                 Map(
                     name=var.name,
