@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from bpfrewrite.kernel import return_codes
 from bpfrewrite.kernel.return_codes import s32
 from bpfrewrite.model import Function, Object
+from bpfrewrite.twins import TWIN_SUFFIX, twin_names
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,6 @@ def twin_verdicts(obj: Object, am=None) -> dict[str, tuple[Verdict, Verdict]]:
     would write).
     """
     from passes.manager import AnalysisManager
-    from passes.transforms.fastpath import TWIN_SUFFIX, twin_names
 
     am = am or AnalysisManager(obj)
     twins = twin_names(obj)

@@ -11,7 +11,7 @@ import pytest
 
 from bpfrewrite.elf.reader import read_object
 from bpfrewrite.patching import patch_object
-from passes.transforms.fastpath import REPORT_SECTION, TWIN_SUFFIX, twin_section_name
+from bpfrewrite.twins import REPORT_SECTION, TWIN_SUFFIX, twin_section_name
 
 REPO = Path(__file__).resolve().parent.parent
 # Objects named *_bad* are kept to show what the verifier refuses; the rest must patch and load.
@@ -302,7 +302,7 @@ def test_print_after_and_timings(tmp_path: Path) -> None:
 def test_linked_patched_objects_keep_their_twins(tmp_path: Path, kernel) -> None:
     """libbpf's linker drops the .bpfrewrite string table; the twins are still found by their shape."""
     from bpfrewrite.kernel.runner import verify_object
-    from passes.transforms.fastpath import read_report, twin_names
+    from bpfrewrite.twins import read_report, twin_names
 
     a, b = tmp_path / "a.o", tmp_path / "b.o"
     patch_object(REPO / "testdata" / "loop.bpf.o", a)
@@ -323,7 +323,7 @@ def test_linked_patched_objects_keep_their_twins(tmp_path: Path, kernel) -> None
 def test_report_formats_match_the_written_section(tmp_path: Path) -> None:
     import json
 
-    from passes.transforms.fastpath import read_report
+    from bpfrewrite.twins import read_report
 
     out = tmp_path / "l.o"
     proc = _cli("patch", str(REPO / "testdata" / "loop.bpf.o"), str(out), "--report", "--format", "json")

@@ -13,7 +13,7 @@ from passes.analysis.cfg import CFG
 from passes.analysis.dataflow import Dataflow
 from passes.manager import AnalysisManager
 from passes.rules.registry import RULES
-from passes.transforms.fastpath import TWIN_SUFFIX
+from bpfrewrite.twins import TWIN_SUFFIX
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / "testdata"

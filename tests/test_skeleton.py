@@ -15,7 +15,7 @@ import pytest
 
 from bpfrewrite.elf.reader import read_object
 from bpfrewrite.patching import patch_object
-from passes.transforms.fastpath import twin_names
+from bpfrewrite.twins import twin_names
 from conftest import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,7 +132,7 @@ def test_the_old_record_form_still_reads(tmp_path: Path) -> None:
     """Objects patched before the record became a string table (PROGBITS, JSON lines) still read."""
     from bpfrewrite.elf.reader import parse_object
     from bpfrewrite.elf.writer import serialize
-    from passes.transforms.fastpath import REPORT_SECTION, read_report
+    from bpfrewrite.twins import REPORT_SECTION, read_report
 
     out = tmp_path / "loop.o"
     patch_object(REPO / "testdata" / "loop.bpf.o", out)

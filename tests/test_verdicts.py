@@ -13,7 +13,7 @@ from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.kernel import return_codes
 from bpfrewrite.kernel.return_codes import s32
 from bpfrewrite.patching import patch_object
-from passes.transforms.fastpath import REPORT_SECTION, TWIN_SUFFIX, read_report
+from bpfrewrite.twins import REPORT_SECTION, TWIN_SUFFIX, read_report
 from passes.verdicts import can_drop, fails_closed, only_drops, twin_verdicts
 from tests.conftest import require_tool
 

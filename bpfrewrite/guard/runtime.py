@@ -152,11 +152,9 @@ class _Guarded:
 
 def program_twins(obj: Object) -> dict[str, str]:
     """The twin of each original program: the record when there is one, else the twins' shape."""
-    from passes.transforms.fastpath import TWIN_SUFFIX, twin_names
+    from bpfrewrite.twins import program_twins as pairs
 
-    programs = [f.name for f in obj.functions if f.is_program]  # object order: attach order
-    names = twin_names(obj)
-    twins = {p: p + TWIN_SUFFIX for p in programs if p + TWIN_SUFFIX in names}
+    twins = pairs(obj)  # object order: attach order
     if not twins:
         raise BpfrewriteError(f"{obj.path}: has no fast-path twins: write them with `bpfrewrite patch` first")
     return twins

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.kernel import libbpf
+from bpfrewrite.twins import TWIN_SUFFIX
 
-TWIN_SUFFIX = "__fast"
 ETH_HLEN = 14
 DEFAULT_PACKET = bytes(64)
 LOG_TAIL_LINES = 20

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, display_path, merge_same_site
 from bpfrewrite.diagnostics.suppression import ABOUT_COMMENTS, drop_suppressed
 from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.twins import twin_names
 from passes.rules.config import LintConfig, selected
 from passes.rules.registry import RULES
 
@@ -24,8 +25,6 @@ class LintResult:
 def lint_object(obj, config: LintConfig = LintConfig()) -> list[Diagnostic]:
     """The diagnostics of the selected rules on a parsed object: overridden, unsuppressed, sorted."""
     from passes.manager import AnalysisManager
-
-    from passes.transforms.fastpath import twin_names
 
     am = AnalysisManager(obj)
     diags: list[Diagnostic] = []

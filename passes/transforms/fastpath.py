@@ -19,12 +19,11 @@ run by the pass manager over the twins, so analyses of a twin are invalidated wh
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 from dataclasses import dataclass, field
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.model import Function, Object, RefKind, Reference, Relocation, Section, Symbol
+from bpfrewrite.twins import REPORT_SECTION, REPORT_VERSION, TWIN_SUFFIX, twin_names, twin_section_name, write_report
 from passes.analysis.cfg import CFG
 from passes.analysis.dataflow import Dataflow
 from passes.analysis.fastpath_plan import RETURN_STOP, FastPathPlan
@@ -32,11 +31,6 @@ from passes.manager import AnalysisManager, PassManager, Transform, register
 from passes.verdicts import verdict_of
 from passes.transforms.struct_ops import add_twin_maps
 
-TWIN_SUFFIX = "__fast"
-REPORT_SECTION = ".bpfrewrite"
-REPORT_VERSION = 2  # 2 added "verdicts"; version 1 records (no verdicts) are still read
-READABLE_VERSIONS = (1, 2)
-SHT_STRTAB = 3
 
 
 @dataclass
@@ -138,7 +132,7 @@ def make_twins(obj: Object, am=None, print_after: tuple[str, ...] = (), printer=
     pm.run(ForceCallbackStop(originals, result), callbacks)
     result.sites.sort(key=lambda s: (s.twin, -1 if s.slot is None else s.slot))
     result.verdicts = [(o, t, verdict_of(am, o), verdict_of(am, t)) for o, t in result.pairs if o.is_program]
-    _write_report_section(obj, result)
+    write_report(obj, result.report())
     return result
 
 
@@ -219,16 +213,6 @@ def _decl_tags_by_target(obj: Object) -> dict[int, list]:
         if t.kind == BtfKind.DECL_TAG:
             out.setdefault(t.size_or_type, []).append(t)
     return out
-
-
-def twin_section_name(name: str) -> str:
-    """The section a program twin goes to: "?" + its original's, so libbpf does not load it by default.
-
-    libbpf (1.0+, libbpf.c bpf_object__init_prog) gives SEC("?xdp") the program type of "xdp" with
-    autoload off: bpf_object__load and skeleton attach skip it until set_autoload(true). An
-    original that is already autoload-off keeps its twin in its own section.
-    """
-    return name if name.startswith("?") else "?" + name
 
 
 def _twin_section(obj: Object, sec: Section) -> Section:
@@ -509,63 +493,3 @@ class ForceCallbackStop(_TwinTransform):
                       f"callback of {plan.iterated_by} returns 1 so the iteration stops")
             changed = True
         return changed
-
-
-def read_report(obj: Object) -> dict | None:
-    """The .bpfrewrite report of an object patched by bpfrewrite, or None for any other object.
-
-    Each patch writes one JSON document, as a string table (NUL, JSON, NUL). Records of the older
-    PROGBITS form hold one JSON line per patched input when libbpf's linker concatenated them:
-    their twins, sites and problems are merged. (The linker drops the string-table form: see
-    twin_names for how twins are found without a record.)
-    """
-    sec = obj.section(REPORT_SECTION)
-    if sec is None:
-        return None
-    merged: dict = {"version": REPORT_VERSION, "twins": [], "sites": [], "problems": [], "verdicts": [], "maps": []}
-    # One JSON document per NUL- or newline-separated chunk: the string-table form written since
-    # schema 1's loader-quiet change, and the older PROGBITS form (JSON lines, concatenated by the linker).
-    for line in re.split(rb"[\0\n]", sec.data):
-        if not line.strip():
-            continue
-        try:
-            report = json.loads(line)
-        except ValueError:
-            raise BpfrewriteError(f"{obj.path}: the {REPORT_SECTION} section is not bpfrewrite's JSON report") from None
-        if not isinstance(report, dict) or report.get("version") not in READABLE_VERSIONS:
-            raise BpfrewriteError(f"{obj.path}: unknown {REPORT_SECTION} report version")
-        for key in ("twins", "sites", "problems", "verdicts", "maps"):
-            merged[key].extend(report.get(key, ()))
-    return merged
-
-
-def twin_names(obj: Object) -> set[str]:
-    """Names of the twins in obj (empty for an object that was never patched).
-
-    From the .bpfrewrite record when there is one; otherwise from the twins' own shape, which
-    survives libbpf's static linker (it drops string tables, the record among them): a function
-    `P__fast` beside a function `P`, a program twin in the section "?" + P's section.
-    """
-    report = read_report(obj)
-    if report:
-        return {t["twin"] for t in report.get("twins", ())}
-    by_name = {f.name: f for f in obj.functions}
-    found = set()
-    for func in obj.functions:
-        orig = by_name.get(func.name.removesuffix(TWIN_SUFFIX)) if func.name.endswith(TWIN_SUFFIX) else None
-        if orig is None or orig.is_program != func.is_program:
-            continue
-        if not orig.is_program or func.section.name == twin_section_name(orig.section.name):
-            found.add(func.name)
-    return found
-
-
-def _write_report_section(obj: Object, result: PatchResult) -> None:
-    # SHT_STRTAB, not SHT_PROGBITS: libbpf's loader (1.1 and current, ignore_elf_section) skips a
-    # string table without a word, where a PROGBITS section it does not know prints "skipping
-    # unrecognized data section". The bytes are a valid string table: NUL, one JSON line, NUL.
-    blob = b"\0" + json.dumps(result.report(), sort_keys=True, separators=(",", ":")).encode() + b"\0"
-    obj.sections.append(
-        Section(index=len(obj.sections), name=REPORT_SECTION, type=SHT_STRTAB, flags=0, data=blob, link=0, info=0,
-                addralign=1, entsize=0, size=len(blob))
-    )
