@@ -19,7 +19,9 @@ from bpfrewrite.isa.opcodes import (
     JA,
     LD_IMM64,
     MAY_GOTO,
+    MOV32_IMM,
     MOV64_IMM,
+    SIZE_BYTES,
     Atomic,
     Class,
     Mode,
@@ -30,6 +32,7 @@ from bpfrewrite.isa.text import format_instruction
 _SLOT = struct.Struct("<BBhi")
 _SLOT_ENCODE = struct.Struct("<BBHI")
 _ARGS = frozenset({1, 2, 3, 4, 5})
+_M64 = (1 << 64) - 1
 _CALL_DEFS = frozenset({0, 1, 2, 3, 4, 5})
 
 
@@ -147,6 +150,11 @@ class Instruction:
         return self.code == CALL or self.code == CALLX
 
     @property
+    def is_callx(self) -> bool:
+        """`callx dst`: the register-indirect call clang emits at -O0 (kernels refuse it)."""
+        return self.code == CALLX
+
+    @property
     def is_helper_call(self) -> bool:
         """`call imm` with src 0: imm is a helper id."""
         return self.code == CALL and self.src == 0
@@ -216,6 +224,46 @@ class Instruction:
     def is_atomic(self) -> bool:
         """STX|ATOMIC: add/and/or/xor (with or without fetch), xchg, cmpxchg, load-acquire, store-release."""
         return self.code & 0x07 == Class.STX and (self.code & 0xE0) == Mode.ATOMIC
+
+    @property
+    def mem_access(self) -> tuple[int, int, int] | None:
+        """(base register, offset, size in bytes) of a plain load, store or atomic; None otherwise."""
+        cls = self.code & 0x07
+        mode = self.code & 0xE0
+        if cls == Class.LDX and mode in (Mode.MEM, Mode.MEMSX):
+            return self.src, self.off, SIZE_BYTES[self.code & 0x18]
+        if cls in (Class.ST, Class.STX) and mode in (Mode.MEM, Mode.ATOMIC):
+            return self.dst, self.off, SIZE_BYTES[self.code & 0x18]
+        return None
+
+    @property
+    def is_mov_imm(self) -> bool:
+        """`dst = imm` (ALU64 MOV K, imm sign-extended) or `wdst = imm` (ALU MOV K, zero-extended)."""
+        return self.code == MOV64_IMM or self.code == MOV32_IMM
+
+    @property
+    def loaded_constant(self) -> int | None:
+        """The constant this instruction puts in dst, as the register's 64 bits read unsigned.
+
+        The one constant evaluator: `r = imm` (imm sign-extended to 64 bits), `w = imm` (zero-extended)
+        and a plain `r = imm ll` (src 0, no relocation); None for anything else. Callers wanting the
+        signed view apply opcodes.s64.
+        """
+        if self.code == MOV64_IMM:
+            return self.imm & _M64
+        if self.code == MOV32_IMM:
+            return self.imm & 0xFFFFFFFF
+        if self.code == LD_IMM64 and self.src == 0 and self.ref is None:
+            return self.imm64 & _M64
+        return None
+
+    def make_r0_imm(self, value: int) -> None:
+        """Turn this one-slot instruction into `r0 = value` in place, keeping its line and func metadata.
+
+        Its relocation goes: libbpf fails on a relocated instruction that is not a call or ld_imm64.
+        """
+        self.code, self.dst, self.src, self.off, self.imm = MOV64_IMM, 0, 0, 0, value
+        self.ref = None
 
     def defs(self) -> set[int]:
         """Registers this instruction writes (calls clobber r0-r5); empty for invalid encodings."""

@@ -132,3 +132,9 @@ GOTOL = Class.JMP32 | JmpOp.JA  # 0x06
 MAY_GOTO = Class.JMP | JmpOp.JCOND  # 0xe5
 MOV64_IMM = Class.ALU64 | AluOp.MOV | Source.K  # 0xb7
 MOV64_REG = Class.ALU64 | AluOp.MOV | Source.X  # 0xbf
+MOV32_IMM = Class.ALU | AluOp.MOV | Source.K  # 0xb4
+
+
+def s64(value: int) -> int:
+    """A 64-bit register's bits (an unsigned int below 2**64) read as a signed number."""
+    return value - (1 << 64) if value >> 63 else value

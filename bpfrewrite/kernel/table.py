@@ -15,14 +15,11 @@ from importlib import resources
 from typing import Iterable, Literal
 
 from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.isa.opcodes import CALL, CallKind
 from bpfrewrite.model import RefKind
 
 SCHEMA_VERSION = 1
 
-# src_reg values of a BPF_CALL (uapi linux/bpf.h): 0 helper id, 2 BPF_PSEUDO_KFUNC_CALL.
-_CALL_OPCODE = 0x85
-_SRC_HELPER = 0
-_SRC_KFUNC = 2
 
 
 class Returns(StrEnum):
@@ -202,15 +199,15 @@ def table_for(insn: object, extern_name: str | None = None) -> Entry | None:
     A kfunc's name comes from extern_name, else from the instruction's KFUNC reference.
     Anything that is not a helper or kfunc call (bpf-to-bpf calls included) gives None.
     """
-    if getattr(insn, "code", None) != _CALL_OPCODE:
+    if getattr(insn, "code", None) != CALL:
         return None
     src = getattr(insn, "src", None)
     ref = getattr(insn, "ref", None)
     # In an object file clang writes a kfunc call as src_reg 1 (pseudo call) with a relocation
     # against the extern; libbpf makes it src_reg 2 at load time. The KFUNC reference tells.
-    if src == _SRC_HELPER:
+    if src == CallKind.HELPER:
         return helper(getattr(insn, "imm"))
-    if src == _SRC_KFUNC or (ref is not None and getattr(ref, "kind", None) == RefKind.KFUNC):
+    if src == CallKind.KFUNC_CALL or (ref is not None and getattr(ref, "kind", None) == RefKind.KFUNC):
         name = extern_name
         if name is None:
             ref = getattr(insn, "ref", None)

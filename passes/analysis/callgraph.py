@@ -39,7 +39,7 @@ def call_target_name(insn) -> str:
 
         entry = helper(insn.imm)
         return entry.name if entry is not None else f"helper#{insn.imm}"
-    return "callx" if insn.code == 0x8D else f"call#{insn.imm}"
+    return "callx" if insn.is_callx else f"call#{insn.imm}"
 
 
 class CallGraphResult:

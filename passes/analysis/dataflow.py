@@ -33,18 +33,7 @@ ENTRY = -1  # "defined before the function started" (or never defined)
 FP = 10
 NREGS = 11
 
-_SIZE_BYTES = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}
 _TRACKED_SIZES = (8, 4)
-
-
-def _mem_access(insn) -> tuple[int, int, int] | None:
-    """(base register, offset, size) of a plain load, store or atomic; None otherwise."""
-    cls = insn.code & 0x07
-    if cls == 0x01 and insn.code & 0xE0 in (0x60, 0x80):  # LDX MEM / MEMSX
-        return insn.src, insn.off, _SIZE_BYTES[insn.code & 0x18]
-    if cls in (0x02, 0x03) and insn.code & 0xE0 in (0x60, 0xC0):  # ST/STX MEM, STX ATOMIC
-        return insn.dst, insn.off, _SIZE_BYTES[insn.code & 0x18]
-    return None
 
 
 def _is_store(insn) -> bool:
@@ -73,7 +62,7 @@ class _Locations:
             key = shape(insn)
             got = seen.get(key)
             if got is None:
-                acc = _mem_access(insn)
+                acc = insn.mem_access
                 plain = acc is not None and insn.code & 0xE0 != 0xC0
                 slot = (acc[1], acc[2]) if acc is not None and acc[0] == FP and acc[2] in _TRACKED_SIZES else None
                 # an r10-based load or store does not leak the frame address
@@ -117,7 +106,7 @@ def _escaped_offset(insns, i: int) -> int:
 def insn_defs(insn, locs: _Locations) -> list[int]:
     """Locations instruction insn writes (registers, stack slots, clobbered escaped slots)."""
     out = sorted(insn.defs())
-    acc = _mem_access(insn)
+    acc = insn.mem_access
     if acc is not None and _is_store(insn):
         base, off, size = acc
         if base == FP:
@@ -132,7 +121,7 @@ def insn_defs(insn, locs: _Locations) -> list[int]:
 def insn_uses(insn, locs: _Locations) -> list[int]:
     """Locations instruction insn reads (registers and r10-relative stack slots)."""
     out = sorted(insn.uses())
-    acc = _mem_access(insn)
+    acc = insn.mem_access
     if acc is not None and acc[0] == FP and insn.code & 0x07 == 0x01:
         out.extend(locs.overlapping(acc[1], acc[2]))
     return out
@@ -354,7 +343,7 @@ class ReachingDefinitions:
             return []
         out = []
         for i in self.untested_region(call_index):
-            acc = _mem_access(self.insns[i])
+            acc = self.insns[i].mem_access
             if acc is not None and acc[0] != FP and roots & self.pointer_roots(i, acc[0]):
                 out.append(i)
         return out
@@ -365,7 +354,7 @@ class ReachingDefinitions:
         out = set()
         for i, _, after in _walk(self, call_index, frozenset({0}), through_tests=True):
             insn = self.insns[i]
-            acc = _mem_access(insn)
+            acc = insn.mem_access
             if acc is not None and acc[0] != FP and insn.code & 0x07 == 0x03 and insn.src in after:
                 out.add(i)
         return sorted(out)
@@ -448,12 +437,12 @@ def _step(insn, carriers: frozenset, locs: _Locations) -> tuple[str | None, froz
             return "test", carriers
         return None, carriers
     if insn.is_call:
-        if carriers & _ARGS or (code == 0x8D and insn.dst in carriers):
+        if carriers & _ARGS or (insn.is_callx and insn.dst in carriers):
             event = "call"
         return event, carriers - _CALL_CLOBBERS - locs.escaped
     if insn.is_exit:
         return ("exit" if 0 in carriers else None), carriers
-    acc = _mem_access(insn)
+    acc = insn.mem_access
     if acc is not None:
         base, off, size = acc
         if base in carriers:

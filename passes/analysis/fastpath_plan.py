@@ -27,14 +27,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bpfrewrite.isa.opcodes import Class
 from bpfrewrite.model import Function, calls_kfunc
 from passes.analysis.callgraph import CallGraph
 from passes.analysis.dataflow import ENTRY, FP, NREGS, Dataflow
 from passes.manager import Analysis, register
 
 RETURN_STOP = 1  # what a callback of bpf_loop / for_each / user_ringbuf_drain returns to stop
-_MOV64_IMM, _MOV32_IMM = 0xB7, 0xB4
-_CALLX = 0x8D  # BPF_JMP | BPF_CALL | BPF_X
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,7 @@ def _call_sites(func: Function, flow) -> list[CallSite]:
 
     out = []
     for index, insn in enumerate(func.insns):
-        if insn.code == _CALLX:
+        if insn.is_callx:
             from bpfrewrite.errors import BpfrewriteError
 
             raise BpfrewriteError(f"{func.name}: `{insn.text()}` is an indirect call, which the kernel does not "
@@ -170,8 +169,8 @@ def _constant_def(insn, reg: int, stubbed: dict[int, int], index: int) -> tuple[
     """(value, 32-bit) when insn sets reg to a small non-negative constant (in the twin)."""
     if index in stubbed:
         value, is32 = stubbed[index], False  # the twin's `r0 = value`
-    elif insn.code in (_MOV64_IMM, _MOV32_IMM) and insn.dst == reg:
-        value, is32 = insn.imm, insn.code == _MOV32_IMM
+    elif insn.is_mov_imm and insn.dst == reg:
+        value, is32 = insn.loaded_constant, insn.klass == Class.ALU
     else:
         return None
     return (value, is32) if 0 <= value < 1 << 31 else None

@@ -12,7 +12,7 @@ from collections import deque
 
 from bpfrewrite.model import Function
 from passes.analysis.cfg import EXIT
-from passes.analysis.dataflow import FP, NREGS, Dataflow, ReachingDefinitions, _mem_access, insn_uses
+from passes.analysis.dataflow import FP, NREGS, Dataflow, ReachingDefinitions, insn_uses
 from passes.manager import Analysis, AnalysisManager, register
 
 _LDX, _STX_ATOMIC, _MEM = 0x01, 0xC0, 0x60
@@ -77,7 +77,7 @@ def _use_kill(insn, locs, escaped: int) -> tuple[int, int]:
     use = 0
     for loc in insn_uses(insn, locs):
         use |= 1 << loc
-    acc = _mem_access(insn)
+    acc = insn.mem_access
     if insn.is_call or (acc is not None and insn.code & 0x07 == _LDX and acc[0] != FP):
         use |= escaped  # a helper or a pointer may read stack memory whose address escaped
     if acc is not None and insn.code & 0xE0 == _STX_ATOMIC and acc[0] == FP:

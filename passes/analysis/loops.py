@@ -270,23 +270,12 @@ def trip_count(init: int, step: int, post: int, op: int, k: int, exit_when: bool
     return hi_n + 1
 
 
-def _const_value(insn) -> int | None:
-    """The 64-bit value a constant-loading instruction puts in its register."""
-    if insn.code == 0xB7:  # r = imm (sign-extended)
-        return insn.imm & ((1 << 64) - 1)
-    if insn.code == 0xB4:  # w = imm (zero-extended)
-        return insn.imm & 0xFFFFFFFF
-    if insn.is_ld_imm64 and insn.src == 0 and insn.ref is None:
-        return insn.imm64 & ((1 << 64) - 1)
-    return None
-
-
 def _single_value(insns, defs: list[int]) -> int | None:
     values = set()
     for d in defs:
         if d == ENTRY:
             return None
-        v = _const_value(insns[d])
+        v = insns[d].loaded_constant
         if v is None:
             return None
         values.add(v)

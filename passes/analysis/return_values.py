@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from bpfrewrite.isa.opcodes import SIZE_BYTES
 from bpfrewrite.kernel import table
 from bpfrewrite.model import Function, Object
 from passes.analysis.cfg import CFG, EXIT
@@ -37,7 +38,6 @@ UNK = "?"  # in a value set: "and values the analysis does not know"
 UNKNOWN = frozenset({UNK})  # nothing known (a location absent from a state holds this)
 _M64 = (1 << 64) - 1
 _M32 = (1 << 32) - 1
-_SIZE_BYTES = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}
 
 
 @dataclass(frozen=True)
@@ -206,13 +206,13 @@ class _Solver:
         if cls not in (0x02, 0x03) or insn.code & 0xE0 != 0x60 or insn.dst != FP:
             return UNKNOWN  # calls and stores through pointers clobbering escaped slots, atomics
         off, size = self.rd.locs.slots[loc - NREGS]
-        if off != insn.off or size > _SIZE_BYTES[insn.code & 0x18]:
+        if off != insn.off or size > SIZE_BYTES[insn.code & 0x18]:
             return UNKNOWN
         v = state.get(insn.src, UNKNOWN) if cls == 0x03 else frozenset({insn.imm & _M64})
         return _map(v, lambda x: x & ((1 << (8 * size)) - 1))
 
     def _filled(self, insn, state: dict):
-        size = _SIZE_BYTES[insn.code & 0x18]
+        size = SIZE_BYTES[insn.code & 0x18]
         loc = self.rd.stack_location(insn.off, size)
         v = UNKNOWN if loc is None else state.get(loc, UNKNOWN)
         if insn.code & 0xE0 == 0x80:  # MEMSX

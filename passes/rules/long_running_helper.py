@@ -31,6 +31,7 @@ The message says what to do in the same sentence (cope with the iteration stoppi
 from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
+from bpfrewrite.isa.opcodes import s64
 from bpfrewrite.kernel.table import Role
 from bpfrewrite.model import RefKind
 from passes.rules.base import Rule
@@ -43,15 +44,8 @@ _BOUND_ARG = 1
 
 def constant_of(insn) -> int | None:
     """The value a constant-loading instruction (`r = imm`, `w = imm`, `r = imm ll`) loads."""
-    if insn is None:
-        return None
-    if insn.code == 0xB7:  # BPF_ALU64 | BPF_MOV | BPF_K: imm sign-extended
-        return insn.imm
-    if insn.code == 0xB4:  # BPF_ALU | BPF_MOV | BPF_K: imm zero-extended
-        return insn.imm & 0xFFFFFFFF
-    if insn.is_ld_imm64 and insn.src == 0 and insn.ref is None:
-        return insn.imm64
-    return None
+    value = insn.loaded_constant if insn is not None else None
+    return s64(value) if value is not None else None
 
 
 # BPF_MAP_TYPE_RINGBUF (27) and BPF_MAP_TYPE_USER_RINGBUF (31), from linux/bpf.h.

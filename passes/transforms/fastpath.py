@@ -22,6 +22,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.isa.opcodes import JA, Class, JmpOp, Source
 from bpfrewrite.model import Function, Object, RefKind, Reference, Relocation, Section, Symbol
 from bpfrewrite.twins import REPORT_SECTION, REPORT_VERSION, TWIN_SUFFIX, twin_names, twin_section_name, write_report
 from passes.analysis.cfg import CFG
@@ -291,12 +292,6 @@ def _retarget(twin: Function, twins: dict[Function, Function]) -> None:
         insn.ref = Reference(ref.kind, target.name, reloc, target=target)
 
 
-def _set_mov_imm(insn, value: int) -> None:
-    """Make insn `r0 = value` in place (same width), keeping its line and func metadata."""
-    insn.code, insn.dst, insn.src, insn.off, insn.imm = 0xB7, 0, 0, 0, value
-    insn.ref = None  # a kfunc's relocation must go: libbpf fails on a relocated non-call
-
-
 class _TwinTransform(Transform):
     """Applies one part of the original's FastPathPlan to its twin; records decisions in result."""
     requires = frozenset({"fastpath-plan"})
@@ -370,7 +365,7 @@ class StubCalls(_TwinTransform):
             insn = insns[call.index]
             text = insn.text()
             if call.action == "stub":
-                _set_mov_imm(insn, call.value)
+                insn.make_r0_imm(call.value)
                 changed = True
             self.site(twin, call.index, text, call.action, call.callee, call.value, call.reason)
             if not call.known:
@@ -428,14 +423,14 @@ class TakeMayGotoExit(_TwinTransform):
             insn = insns[site.index]
             text = insn.text()
             if site.form == "compare":
-                insn.code = 0x16 if site.is32 else 0x15  # JMP32/JMP | JEQ | K
+                insn.code = (Class.JMP32 if site.is32 else Class.JMP) | JmpOp.JEQ | Source.K
                 insn.dst, insn.src, insn.imm = site.reg, 0, site.value
                 self.site(twin, site.index, text, "goto", None, None,
                           f"may_goto always takes its exit edge (as `{insn.text()}`, r{site.reg} is {site.value} here)")
                 changed = True
                 continue
             if site.form == "goto":
-                insn.code, insn.dst, insn.src, insn.imm = 0x05, 0, 0, 0  # JMP | JA; target and off stay
+                insn.code, insn.dst, insn.src, insn.imm = JA, 0, 0, 0  # target and off stay
                 self.site(twin, site.index, text, "goto", None, None,
                           f"may_goto becomes `{insn.text()}`: {site.why}")
                 changed = True
@@ -488,7 +483,7 @@ class ForceCallbackStop(_TwinTransform):
             if insn.is_ld_imm64:
                 insn.imm, insn.imm2 = RETURN_STOP, 0
             else:
-                _set_mov_imm(insn, RETURN_STOP)
+                insn.make_r0_imm(RETURN_STOP)
             self.site(twin, ret.index, text, "return", None, RETURN_STOP,
                       f"callback of {plan.iterated_by} returns 1 so the iteration stops")
             changed = True
