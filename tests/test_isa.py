@@ -262,3 +262,36 @@ def test_decode_100k_instructions_fast() -> None:
     texts = [i.text() for i in insns]
     assert time.perf_counter() - start < 3.0
     assert texts[:4] == ["r1 = 0x1", "r1 += r2", "r3 = 0x0 ll", "r4 = *(u64 *)(r10 - 0x8)"]
+
+
+def test_loaded_constant_is_the_registers_bits_unsigned() -> None:
+    """One evaluator: r = imm sign-extends, w = imm zero-extends, r = imm ll loads 64 bits; s64 reads it signed."""
+    from bpfrewrite.isa.opcodes import s64
+
+    assert Instruction.mov64_imm(1, -1).loaded_constant == (1 << 64) - 1
+    assert s64(Instruction.mov64_imm(1, -1).loaded_constant) == -1
+    assert Instruction(0xB4, 1, 0, 0, -1).loaded_constant == 0xFFFFFFFF  # w1 = -1
+    assert Instruction.ld_imm64(2, -2).loaded_constant == (1 << 64) - 2
+    relocated = Instruction.ld_imm64(2, 0, src=Pseudo.MAP_FD)
+    assert relocated.loaded_constant is None  # a map's address is not a number
+    assert Instruction(0xBF, 1, 2, 0, 0).loaded_constant is None  # r1 = r2
+    assert Instruction(0xB4, 1, 0, 0, 5).is_mov_imm and not Instruction(0xBF, 1, 2, 0, 0).is_mov_imm
+
+
+def test_mem_access_base_offset_size() -> None:
+    assert Instruction(0x79, 1, 10, -8, 0).mem_access == (10, -8, 8)  # r1 = *(u64 *)(r10 - 8)
+    assert Instruction(0x91, 1, 2, 4, 0).mem_access == (2, 4, 1)  # r1 = *(s8 *)(r2 + 4)
+    assert Instruction(0x6B, 10, 1, -2, 0).mem_access == (10, -2, 2)  # *(u16 *)(r10 - 2) = r1
+    assert Instruction(0x62, 3, 0, 0, 7).mem_access == (3, 0, 4)  # *(u32 *)(r3 + 0) = 7
+    assert Instruction(0xDB, 3, 1, 16, Atomic.ADD).mem_access == (3, 16, 8)  # lock add
+    assert Instruction.mov64_imm(1, 0).mem_access is None
+    assert Instruction.ld_imm64(1, 0).mem_access is None
+
+
+def test_make_r0_imm_keeps_metadata_drops_reference() -> None:
+    call = Instruction(0x85, 0, 2, 0, -1)  # a relocated kfunc call
+    call.line, call.ref = "line", "kfunc ref"
+    call.make_r0_imm(-4)
+    assert (call.code, call.dst, call.src, call.off, call.imm) == (0xB7, 0, 0, 0, -4)
+    assert call.line == "line" and call.ref is None and call.width == 1
+    assert Instruction(0x8D, 0, 0, 0, 0).is_callx and not Instruction.call_helper(1).is_callx
