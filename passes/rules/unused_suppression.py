@@ -37,7 +37,7 @@ class UnusedSuppression(Rule):
         """A diagnostic at each suppression that none of the other rules' findings on its line match."""
         from passes.rules.registry import RULES
         from passes.rules.suppressions import suppression_comments, unused_suppressions
-        from passes.transforms.fastpath import twin_names
+        from bpfrewrite.twins import twin_names
 
         comments = suppression_comments(obj, am)
         if not comments:
