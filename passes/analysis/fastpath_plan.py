@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bpfrewrite.isa.opcodes import Class
+from bpfrewrite.isa.opcodes import MOV32_IMM, Class
 from bpfrewrite.model import Function, calls_kfunc
 from passes.analysis.callgraph import CallGraph
 from passes.analysis.dataflow import ENTRY, FP, NREGS, Dataflow
@@ -376,7 +376,7 @@ def _return_sites(func: Function, flow, stubbed: dict[int, int], also: str | Non
                 out.setdefault(exit_index, ReturnSite(exit_index, "r0 is not set on some path to this exit"))
             else:
                 others = sorted(set(flow.uses_of(d, 0)) - exits)
-                if not shared and _constant_def(insns[d], 0, stubbed, d) == (RETURN_STOP, insns[d].code == _MOV32_IMM):
+                if not shared and _constant_def(insns[d], 0, stubbed, d) == (RETURN_STOP, insns[d].code == MOV32_IMM):
                     # Already `r0 = 1`: the twin changes nothing, so other uses of the 1 are unaffected.
                     out.setdefault(d, ReturnSite(d, None))
                     continue
