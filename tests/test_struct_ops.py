@@ -10,7 +10,7 @@ from bpfrewrite.btf.types import BtfKind
 from bpfrewrite.elf.reader import read_object
 from bpfrewrite.patching import patch_object
 from passes.transforms import fastpath
-from passes.transforms.fastpath import TWIN_SUFFIX, read_report
+from bpfrewrite.twins import TWIN_SUFFIX, read_report
 
 SOURCE = Path(__file__).resolve().parent.parent / "testdata" / "struct_ops_cc.bpf.o"
 PROGRAMS = ("cc_ssthresh", "cc_undo_cwnd", "cc_cong_avoid")
