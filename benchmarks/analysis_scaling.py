@@ -26,11 +26,11 @@ STAGES = ("cfg", "dataflow", "loops", "callgraph")
 
 def _run_all(obj) -> dict[str, float]:
     """Seconds per stage to run every analysis on every function of obj, with a fresh manager."""
-    from passes.analysis.callgraph import CallGraph
-    from passes.analysis.cfg import CFG
-    from passes.analysis.dataflow import Dataflow
-    from passes.analysis.loops import Loops
-    from passes.manager import AnalysisManager
+    from bpfrewrite.passes.analysis.callgraph import CallGraph
+    from bpfrewrite.passes.analysis.cfg import CFG
+    from bpfrewrite.passes.analysis.dataflow import Dataflow
+    from bpfrewrite.passes.analysis.loops import Loops
+    from bpfrewrite.passes.manager import AnalysisManager
 
     am = AnalysisManager(obj, debug=False)
     times: dict[str, float] = {}

@@ -17,8 +17,8 @@ def patch_object(src: str | os.PathLike, dst: str | os.PathLike, strict: bool = 
     """
     from bpfrewrite.elf.reader import parse_object, read_object
     from bpfrewrite.elf.writer import serialize, write_object
-    from passes.manager import AnalysisManager, Transform, registry
-    from passes.transforms.fastpath import NothingToTwin, PatchResult, Problem, make_twins
+    from bpfrewrite.passes.manager import AnalysisManager, Transform, registry
+    from bpfrewrite.passes.transforms.fastpath import NothingToTwin, PatchResult, Problem, make_twins
 
     transforms = sorted(n for n, c in registry().items() if issubclass(c, Transform))
     for name in print_after:
@@ -75,7 +75,7 @@ def print_function(name: str, func) -> None:
 def site_sources(obj, result) -> dict[tuple[str, int], str]:
     """(twin, slot) -> `file:line:col` of each site's instruction in its original, as lint prints it."""
     from bpfrewrite.source import function_positions
-    from passes.transforms.fastpath import position_text
+    from bpfrewrite.passes.transforms.fastpath import position_text
 
     by_name = {f.name: f for f in obj.functions}
     out: dict[tuple[str, int], str] = {}
@@ -115,7 +115,7 @@ def render_report(result, sources: dict[tuple[str, int], str] | None = None) -> 
 
 def render_verdicts(rows_in) -> Iterator[str]:
     """(program, type, original verdict, twin verdict) rows as a table of return values, named."""
-    from passes.verdicts import can_drop, fails_closed
+    from bpfrewrite.passes.verdicts import can_drop, fails_closed
 
     rows = [("PROGRAM", "TYPE", "RETURNS", "TWIN RETURNS", "NOTE")]
     for name, prog_type, original, twin in rows_in:

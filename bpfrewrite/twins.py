@@ -1,6 +1,6 @@
 """Twins, known in one place: their name suffix and section, the .bpfrewrite report, the twin pairs.
 
-`bpfrewrite patch` (passes.transforms.fastpath) writes a twin `P__fast` beside every program P and
+`bpfrewrite patch` (bpfrewrite.passes.transforms.fastpath) writes a twin `P__fast` beside every program P and
 records each pair and site decision in the object's `.bpfrewrite` section; verify, lint and guard
 ask this module which functions are twins, from that record or, when a linker dropped it, from the
 twins' own shape.

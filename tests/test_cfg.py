@@ -10,7 +10,7 @@ from conftest import require_tool
 
 from bpfrewrite.elf.reader import read_object
 from bpfrewrite.errors import BpfrewriteError
-from passes.analysis.cfg import EXIT, build_cfg
+from bpfrewrite.passes.analysis.cfg import EXIT, build_cfg
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
 OBJECTS = sorted(TESTDATA.glob("*.bpf.o"))

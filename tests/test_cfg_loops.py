@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpfrewrite.elf.reader import read_object
-from passes.analysis.loops import Loops, jump_taken, trip_count
-from passes.manager import AnalysisManager
+from bpfrewrite.passes.analysis.loops import Loops, jump_taken, trip_count
+from bpfrewrite.passes.manager import AnalysisManager
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
 
@@ -94,7 +94,7 @@ def test_plain_loop_testdata():
     assert len(info.loops) == 1
     loop = info.loops[0]
     func = obj.function("plain_loop")
-    from passes.analysis.cfg import build_cfg
+    from bpfrewrite.passes.analysis.cfg import build_cfg
     cfg = build_cfg(func)
     assert cfg.slots[cfg.blocks[loop.header].start] == 4
     assert loop.bound == 100

@@ -8,10 +8,10 @@ import pytest
 from conftest import require_tool
 
 from bpfrewrite.elf.reader import read_object
-from passes.analysis import dataflow
-from passes.analysis.cfg import build_cfg
-from passes.analysis.dataflow import ENTRY, Dataflow
-from passes.manager import AnalysisManager
+from bpfrewrite.passes.analysis import dataflow
+from bpfrewrite.passes.analysis.cfg import build_cfg
+from bpfrewrite.passes.analysis.dataflow import ENTRY, Dataflow
+from bpfrewrite.passes.manager import AnalysisManager
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bpfrewrite.elf.reader import read_object
-from passes.analysis.cfg import EXIT
-from passes.analysis.dataflow import ENTRY, Dataflow
-from passes.manager import AnalysisManager
+from bpfrewrite.passes.analysis.cfg import EXIT
+from bpfrewrite.passes.analysis.dataflow import ENTRY, Dataflow
+from bpfrewrite.passes.manager import AnalysisManager
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
 OBJECTS = sorted(TESTDATA.glob("*.bpf.o")) + sorted(TESTDATA.glob("lint/*.bpf.o"))

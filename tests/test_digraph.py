@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpfrewrite.elf.reader import read_object
-from passes.analysis.cfg import EXIT, build_cfg
-from passes.analysis.digraph import DiGraph
+from bpfrewrite.passes.analysis.cfg import EXIT, build_cfg
+from bpfrewrite.passes.analysis.digraph import DiGraph
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
 OBJECTS = sorted(TESTDATA.glob("*.bpf.o")) + sorted(TESTDATA.glob("lint/*.bpf.o"))

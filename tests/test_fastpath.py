@@ -183,8 +183,8 @@ def test_twins_take_the_early_exit_and_originals_still_run_normally(name: str, p
 @pytest.mark.parametrize("path", OBJECTS, ids=lambda p: p.name)
 def test_transforms_keep_their_preservation_claims(path: Path) -> None:
     """In debug mode the manager recomputes what each fast-path transform says it preserves."""
-    from passes.manager import AnalysisManager
-    from passes.transforms.fastpath import make_twins
+    from bpfrewrite.passes.manager import AnalysisManager
+    from bpfrewrite.passes.transforms.fastpath import make_twins
 
     obj = read_object(path)
     am = AnalysisManager(obj, debug=True)
@@ -194,7 +194,7 @@ def test_transforms_keep_their_preservation_claims(path: Path) -> None:
 
 
 def test_registry_lists_the_fast_path_transforms() -> None:
-    from passes.manager import registry
+    from bpfrewrite.passes.manager import registry
 
     names = registry()
     for name in ("fastpath-stub-calls", "fastpath-may-goto", "fastpath-callback-stop"):
@@ -210,7 +210,7 @@ def test_unwritable_output_is_one_line_exit_2(out: str, tmp_path: Path) -> None:
 
 
 def test_lint_reports_a_patched_object_once_per_original(tmp_path: Path) -> None:
-    from passes.rules.runner import lint_object
+    from bpfrewrite.passes.rules.runner import lint_object
 
     src = REPO / "testdata" / "loop.bpf.o"
     patch_object(src, tmp_path / "p.o")
@@ -244,8 +244,8 @@ LINT_OBJECTS = OBJECTS + sorted((REPO / "testdata" / "lint").glob("*.o"))
 @pytest.mark.parametrize("path", LINT_OBJECTS, ids=lambda p: p.name)
 def test_lint_and_patch_agree_on_callbacks_and_kept_calls(path: Path, tmp_path: Path) -> None:
     """callback-cannot-stop and fast-path-keeps-helper report exactly what patch does."""
-    from passes.manager import AnalysisManager
-    from passes.rules.registry import RULES
+    from bpfrewrite.passes.manager import AnalysisManager
+    from bpfrewrite.passes.rules.registry import RULES
 
     obj = read_object(path)
     slot_in_function = {}

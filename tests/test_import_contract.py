@@ -14,7 +14,7 @@ from pathlib import Path
 from conftest import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
-ROOTS = ("bpfrewrite", "passes")
+ROOTS = ("bpfrewrite",)
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess:
@@ -61,10 +61,10 @@ def test_contract_catches_an_upward_import_and_a_cycle(tmp_path):
         else:
             shutil.copy(src, tmp_path / name)
     model = tmp_path / "bpfrewrite" / "model.py"
-    model.write_text(model.read_text() + "\n\ndef _upward():\n    import passes.manager  # noqa: F401\n")
+    model.write_text(model.read_text() + "\n\ndef _upward():\n    import bpfrewrite.passes.manager  # noqa: F401\n")
     types = tmp_path / "bpfrewrite" / "btf" / "types.py"  # maps.py imports types.py: the old cycle
     types.write_text(types.read_text() + "\n\ndef _cycle():\n    import bpfrewrite.btf.maps  # noqa: F401\n")
     proc = _lint_imports(tmp_path)
     assert proc.returncode != 0
-    assert "bpfrewrite.model -> passes.manager" in proc.stdout
+    assert "bpfrewrite.model -> bpfrewrite.passes.manager" in proc.stdout
     assert "No cycles are allowed in bpfrewrite.btf" in proc.stdout

@@ -14,10 +14,10 @@ from bpfrewrite.diagnostics.diagnostic import Severity
 from bpfrewrite.elf.reader import read_object
 from bpfrewrite.kernel.runner import verify_object
 from bpfrewrite.patching import patch_object
-from passes.manager import AnalysisManager
-from passes.rules.config import LintConfig, load_pyproject
-from passes.rules.registry import RULES
-from passes.rules.runner import lint_object
+from bpfrewrite.passes.manager import AnalysisManager
+from bpfrewrite.passes.rules.config import LintConfig, load_pyproject
+from bpfrewrite.passes.rules.registry import RULES
+from bpfrewrite.passes.rules.runner import lint_object
 from tests.test_rules import position, source_of
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,12 +7,12 @@ import pytest
 
 from bpfrewrite.elf.reader import read_object
 from bpfrewrite.patching import patch_object
-from passes.analysis.fastpath_plan import FastPathPlan
-from passes.analysis.liveness import Liveness
-from passes.analysis.cfg import CFG
-from passes.analysis.dataflow import Dataflow
-from passes.manager import AnalysisManager
-from passes.rules.registry import RULES
+from bpfrewrite.passes.analysis.fastpath_plan import FastPathPlan
+from bpfrewrite.passes.analysis.liveness import Liveness
+from bpfrewrite.passes.analysis.cfg import CFG
+from bpfrewrite.passes.analysis.dataflow import Dataflow
+from bpfrewrite.passes.manager import AnalysisManager
+from bpfrewrite.passes.rules.registry import RULES
 from bpfrewrite.twins import TWIN_SUFFIX
 
 REPO = Path(__file__).resolve().parent.parent

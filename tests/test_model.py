@@ -153,8 +153,8 @@ def test_mutated_code_raises_only_user_errors_in_every_command(which: int, edits
     """Corrupt instruction bytes: reading, listing, CFGs, lint and patch fail only with BpfrewriteError."""
     from bpfrewrite.commands.cfg import cfg_dot, cfg_json
     from bpfrewrite.disasm import json_listing
-    from passes.rules.runner import lint_object
-    from passes.transforms.fastpath import make_twins
+    from bpfrewrite.passes.rules.runner import lint_object
+    from bpfrewrite.passes.transforms.fastpath import make_twins
 
     path = OBJECTS[which]
     data = bytearray(path.read_bytes())

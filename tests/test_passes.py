@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from bpfrewrite.elf.reader import read_object
-from passes.analysis.callgraph import CallGraph
-from passes.analysis.cfg import CFG
-from passes.analysis.dataflow import Dataflow
-from passes.analysis.loops import Loops
-from passes.manager import (
+from bpfrewrite.passes.analysis.callgraph import CallGraph
+from bpfrewrite.passes.analysis.cfg import CFG
+from bpfrewrite.passes.analysis.dataflow import Dataflow
+from bpfrewrite.passes.analysis.loops import Loops
+from bpfrewrite.passes.manager import (
     Analysis,
     AnalysisManager,
     PassError,
@@ -34,7 +34,7 @@ def test_registry_names_are_unique_and_complete():
 
 
 def _rules():
-    from passes.rules.registry import RULES
+    from bpfrewrite.passes.rules.registry import RULES
 
     return [RULES[slug] for slug in sorted(RULES)]
 
@@ -229,7 +229,7 @@ def test_undeclared_get_in_an_analysis_is_refused_even_when_cached():
 
 
 def test_undeclared_get_in_a_rule_is_refused():
-    from passes.rules.base import Rule
+    from bpfrewrite.passes.rules.base import Rule
 
     class NeedsLoops(Rule):
         slug = "test-needs-loops"
@@ -252,8 +252,8 @@ def _objects_with_programs():
 
 
 def test_rules_and_fastpath_transforms_declare_what_they_use_over_all_testdata(monkeypatch):
-    from passes.rules.runner import lint_object
-    from passes.transforms.fastpath import make_twins
+    from bpfrewrite.passes.rules.runner import lint_object
+    from bpfrewrite.passes.transforms.fastpath import make_twins
 
     paths = _objects_with_programs()
     assert len(paths) > 20

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bpfrewrite.elf.reader import read_object
-from passes.rules.config import LintConfig
-from passes.rules.registry import RULES
-from passes.rules.runner import lint_object
+from bpfrewrite.passes.rules.config import LintConfig
+from bpfrewrite.passes.rules.registry import RULES
+from bpfrewrite.passes.rules.runner import lint_object
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / "testdata"
@@ -169,7 +169,7 @@ def test_suppression_on_real_object():
     assert not any(line == bare_line for _, line in got)
     assert not any(line == both_line for _, line in got)
     # The rules themselves do report those lines; the runner drops them (the fixture is not vacuous).
-    from passes.manager import AnalysisManager
+    from bpfrewrite.passes.manager import AnalysisManager
 
     model = read_object(obj)
     raw = {(d.rule, d.line) for slug in RULES for d in RULES[slug]().check(model, AnalysisManager(model))}
@@ -183,7 +183,7 @@ def test_fast_path_keeps_helper_quotes_the_table():
     diags = run(TESTDATA / "ringbuf.bpf.o", "fast-path-keeps-helper")
     entry = helper_by_name("bpf_ringbuf_submit")
     assert entry is not None and entry.fast_path == "keep"
-    from passes.rules.fast_path_keeps_helper import short_reason
+    from bpfrewrite.passes.rules.fast_path_keeps_helper import short_reason
 
     assert any(short_reason(entry.reason) in d.message for d in diags)
     assert short_reason(entry.reason) and short_reason(entry.reason).lower() in entry.reason.lower()

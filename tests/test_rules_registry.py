@@ -5,9 +5,9 @@ import re
 from pathlib import Path
 
 from bpfrewrite.diagnostics.diagnostic import Severity
-from passes.rules.base import SECTIONS
-from passes.rules.docs import DOCS_DIR, OPTIONAL, page
-from passes.rules.registry import RULES
+from bpfrewrite.passes.rules.base import SECTIONS
+from bpfrewrite.passes.rules.docs import DOCS_DIR, OPTIONAL, page
+from bpfrewrite.passes.rules.registry import RULES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,8 +38,8 @@ def test_docstrings_have_the_fixed_sections_in_order():
 def test_every_rule_has_a_current_doc_page():
     for slug, rule in RULES.items():
         path = DOCS_DIR / f"{slug}.md"
-        assert path.is_file(), f"missing {path}; run python -m passes.rules.docs"
-        assert path.read_text() == page(rule), f"{path} is stale; run python -m passes.rules.docs"
+        assert path.is_file(), f"missing {path}; run python -m bpfrewrite.passes.rules.docs"
+        assert path.read_text() == page(rule), f"{path} is stale; run python -m bpfrewrite.passes.rules.docs"
     pages = {p.stem for p in DOCS_DIR.glob("*.md")}
     assert pages == set(RULES), "doc pages for rules that do not exist"
 

@@ -9,7 +9,7 @@ import pytest
 from bpfrewrite.btf.types import BtfKind
 from bpfrewrite.elf.reader import read_object
 from bpfrewrite.patching import patch_object
-from passes.transforms import fastpath
+from bpfrewrite.passes.transforms import fastpath
 from bpfrewrite.twins import TWIN_SUFFIX, read_report
 
 SOURCE = Path(__file__).resolve().parent.parent / "testdata" / "struct_ops_cc.bpf.o"
@@ -79,7 +79,7 @@ def test_without_a_twin_map_the_kernel_refuses_the_twins(tmp_path: Path, kernel,
 
 @pytest.mark.parametrize("section", [".struct_ops", ".struct_ops.link", "?.struct_ops"])
 def test_struct_ops_sections_are_recognised(section: str) -> None:
-    from passes.transforms.struct_ops import is_struct_ops_section
+    from bpfrewrite.passes.transforms.struct_ops import is_struct_ops_section
 
     assert is_struct_ops_section(section)
     assert not is_struct_ops_section(".maps")

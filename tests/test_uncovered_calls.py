@@ -44,7 +44,7 @@ def untabled(monkeypatch):
 
 
 def test_one_problem_per_object_naming_each_uncovered_call(compile_bpf, tmp_path, untabled) -> None:
-    from passes.transforms.fastpath import make_twins
+    from bpfrewrite.passes.transforms.fastpath import make_twins
 
     if not VMLINUX_BTF.exists():
         unavailable(f"{VMLINUX_BTF} missing: no kernel BTF to describe kfuncs with")

@@ -14,7 +14,7 @@ from bpfrewrite.kernel import return_codes
 from bpfrewrite.kernel.return_codes import s32
 from bpfrewrite.patching import patch_object
 from bpfrewrite.twins import REPORT_SECTION, TWIN_SUFFIX, read_report
-from passes.verdicts import can_drop, fails_closed, only_drops, twin_verdicts
+from bpfrewrite.passes.verdicts import can_drop, fails_closed, only_drops, twin_verdicts
 from tests.conftest import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -149,9 +149,9 @@ def test_analysis_stays_linear_in_one_large_function(tmp_path: Path) -> None:
     """Twice the instructions in one function: about twice the work, and not much more time."""
     import time
 
-    from passes.analysis.dataflow import Dataflow
-    from passes.analysis.return_values import ReturnValues, TwinReturnValues
-    from passes.manager import AnalysisManager
+    from bpfrewrite.passes.analysis.dataflow import Dataflow
+    from bpfrewrite.passes.analysis.return_values import ReturnValues, TwinReturnValues
+    from bpfrewrite.passes.manager import AnalysisManager
 
     require_tool("llvm-mc-19")
 
@@ -177,8 +177,8 @@ def test_analysis_stays_linear_in_one_large_function(tmp_path: Path) -> None:
 
 def test_a_counting_loop_widens_instead_of_walking_once_per_value(tmp_path: Path, compile_bpf) -> None:
     """A loop whose counter takes a new value each round is walked a few times, not once per value."""
-    from passes.analysis.return_values import WIDEN_AFTER, ReturnValues
-    from passes.manager import AnalysisManager
+    from bpfrewrite.passes.analysis.return_values import WIDEN_AFTER, ReturnValues
+    from bpfrewrite.passes.manager import AnalysisManager
 
     obj = read_object(compile_bpf(tmp_path, r'''
 #include <linux/bpf.h>

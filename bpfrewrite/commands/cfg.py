@@ -52,15 +52,15 @@ def register(app: typer.Typer) -> None:
 
 def _select(obj, prog: str | None, am):
     """The functions to draw: every function, or one program and what it reaches (callgraph)."""
-    from passes.analysis.callgraph import CallGraph
+    from bpfrewrite.passes.analysis.callgraph import CallGraph
 
     return obj.select(prog), am.get(CallGraph)
 
 
 def _analyse(obj, prog: str | None):
-    from passes.analysis.cfg import CFG
-    from passes.analysis.loops import Loops
-    from passes.manager import AnalysisManager
+    from bpfrewrite.passes.analysis.cfg import CFG
+    from bpfrewrite.passes.analysis.loops import Loops
+    from bpfrewrite.passes.manager import AnalysisManager
 
     am = AnalysisManager(obj)
     funcs, graph = _select(obj, prog, am)
@@ -69,7 +69,7 @@ def _analyse(obj, prog: str | None):
 
 def cfg_json(obj, prog: str | None = None) -> dict:
     """{"version": 1, "functions": [...], "calls": [...]} with block boundaries as section slots (end exclusive)."""
-    from passes.analysis.cfg import EXIT
+    from bpfrewrite.passes.analysis.cfg import EXIT
 
     analysed, graph = _analyse(obj, prog)
     chosen = {f: c for f, c, _ in analysed}
@@ -134,8 +134,8 @@ def cfg_dot(obj, prog: str | None = None) -> str:
     import os
 
     from bpfrewrite.source import function_positions
-    from passes.analysis.callgraph import call_target_name
-    from passes.analysis.cfg import EXIT
+    from bpfrewrite.passes.analysis.callgraph import call_target_name
+    from bpfrewrite.passes.analysis.cfg import EXIT
 
     analysed, graph = _analyse(obj, prog)
     number = {f: k for k, (f, _, _) in enumerate(analysed)}

@@ -272,7 +272,7 @@ class Guard:
 
     def _verdicts(self, model: Object, pairs: list[tuple[str, str]]) -> dict[str, str]:
         """Say what each twin can return; the programs --fail-open-only keeps on their originals."""
-        from passes.verdicts import can_drop, twin_verdicts
+        from bpfrewrite.passes.verdicts import can_drop, twin_verdicts
 
         verdicts = twin_verdicts(model)
         held = {}
