@@ -6,6 +6,8 @@ from typing import Iterator
 from bpfrewrite.model import Function, Object, RefKind
 from bpfrewrite.source import function_positions
 
+SCHEMA_VERSION = 1  # of `disasm --format json`: the schema is public, bump on change
+
 
 def annotation(insn) -> str | None:
     """What a relocated or call instruction refers to, in words (helper, kfunc, map, function)."""
@@ -71,4 +73,4 @@ def json_listing(obj: Object, prog: str | None = None) -> dict:
             if pos is not None:
                 rec["source"] = {"file": pos.file, "line": pos.line, "column": pos.column}
             records.append(rec)
-    return {"version": 1, "instructions": records}
+    return {"version": SCHEMA_VERSION, "instructions": records}

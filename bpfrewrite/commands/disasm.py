@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         import json
         import sys
 
-        from bpfrewrite.disasm import json_listing, text_listing
+        from bpfrewrite.disasm import SCHEMA_VERSION, json_listing, text_listing
         from bpfrewrite.elf.reader import read_object
         from bpfrewrite.errors import BpfrewriteError
 
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
                 # One record per line: readable, and json.dumps without indent uses the C encoder
                 # (json.dump with indent is pure Python, 10x slower on 100k instructions).
                 records = json_listing(model, prog)["instructions"]
-                out.write('{"version": 1, "instructions": [\n')  # the schema is public: bump on change
+                out.write(f'{{"version": {SCHEMA_VERSION}, "instructions": [\n')
                 out.write(",\n".join(json.dumps(r) for r in records))
                 out.write("\n]}\n")
             else:
