@@ -207,8 +207,22 @@ def write_vars(map_id: int, offsets: dict[str, tuple[int, int]], **values: int) 
     return formatted
 
 
-def leftovers(prog_ids: list[int]) -> list[str]:
-    """What of these programs the kernel still has: the programs themselves or links to them."""
+def leftovers(prog_ids: list[int], settle_s: float = 5.0) -> list[str]:
+    """What of these programs the kernel still has: the programs themselves or links to them.
+
+    The kernel frees a closed program after an RCU grace period, so a program seen just after guard
+    exits may still be on its way out: look again until none is left or settle_s has passed (a
+    leaked fd or link keeps its program for good, so a real leak still shows).
+    """
+    deadline = time.monotonic() + settle_s
+    while True:
+        left = _still_there(prog_ids)
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.1)
+
+
+def _still_there(prog_ids: list[int]) -> list[str]:
     left = []
     for pid in prog_ids:
         if run("bpftool", "prog", "show", "id", str(pid), check=False).returncode == 0:
