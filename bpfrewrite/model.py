@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
+from bpfrewrite.isa.opcodes import LD_IMM64
+
 if TYPE_CHECKING:
     from bpfrewrite.btf.ext import BTFExt
     from bpfrewrite.btf.types import BTF
@@ -34,8 +36,8 @@ def slot_offsets(insns: "list[Instruction]") -> list[int]:
     """The 8-byte slot of each instruction of a list (an ld_imm64 takes two)."""
     from itertools import accumulate
 
-    # 0x18 is ld_imm64 (Instruction.width, inlined: this runs over every instruction, often)
-    out = list(accumulate([2 if insn.code == 0x18 else 1 for insn in insns], initial=0))
+    # Instruction.width, inlined: this runs over every instruction, often
+    out = list(accumulate([2 if insn.code == LD_IMM64 else 1 for insn in insns], initial=0))
     out.pop()
     return out
 

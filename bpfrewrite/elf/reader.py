@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.isa.opcodes import CALL, CallKind
 from bpfrewrite.model import (
     Function,
     Map,
@@ -450,7 +451,7 @@ def _resolve_local_calls(obj: Object) -> None:
     """Give unrelocated pseudo calls (callee in the caller's own section) a CALL reference."""
     for sec in obj.exec_sections():
         for slot, insn in zip(sec.slots(), sec.insns):  # type: ignore[arg-type]
-            if insn.code == 0x85 and insn.src == 1 and insn.ref is None:  # is_pseudo_call, inlined: per insn
+            if insn.code == CALL and insn.src == CallKind.PSEUDO_CALL and insn.ref is None:  # is_pseudo_call, inlined
                 target = _target(obj, sec.index, slot + 1 + insn.imm, f"{sec.name}: call at slot {slot}")
                 insn.ref = Reference(RefKind.CALL, target.name, None, target=target)
 

@@ -25,6 +25,7 @@ from bpfrewrite.isa.opcodes import (
     Atomic,
     Class,
     Mode,
+    Source,
 )
 from bpfrewrite.isa.text import format_instruction
 
@@ -117,6 +118,31 @@ class Instruction:
     def klass(self) -> int:
         """The instruction class (opcodes.Class value)."""
         return self.code & 0x07
+
+    @property
+    def mode(self) -> int:
+        """Addressing mode of a load or store (opcodes.Mode value): the high 3 bits."""
+        return self.code & 0xE0
+
+    @property
+    def operation(self) -> int:
+        """Operation of an ALU or jump instruction (opcodes.AluOp or JmpOp value): the high 4 bits."""
+        return self.code & 0xF0
+
+    @property
+    def src_is_reg(self) -> bool:
+        """An ALU or jump instruction whose second operand is src, not imm (the 0x08 source bit)."""
+        return bool(self.code & Source.X)
+
+    @property
+    def operand_bits(self) -> int:
+        """Width an ALU or jump instruction computes or compares on: 32 (ALU, JMP32) or 64."""
+        return 32 if self.code & 0x07 in (Class.ALU, Class.JMP32) else 64
+
+    @property
+    def access_bytes(self) -> int:
+        """Size in bytes a load or store accesses (its size bits, whatever its class)."""
+        return SIZE_BYTES[self.code & 0x18]
 
     @property
     def is_alu(self) -> bool:

@@ -133,6 +133,18 @@ MAY_GOTO = Class.JMP | JmpOp.JCOND  # 0xe5
 MOV64_IMM = Class.ALU64 | AluOp.MOV | Source.K  # 0xb7
 MOV64_REG = Class.ALU64 | AluOp.MOV | Source.X  # 0xbf
 MOV32_IMM = Class.ALU | AluOp.MOV | Source.K  # 0xb4
+MOV32_REG = Class.ALU | AluOp.MOV | Source.X  # 0xbc
+ADD64_IMM = Class.ALU64 | AluOp.ADD | Source.K  # 0x07
+ADD64_REG = Class.ALU64 | AluOp.ADD | Source.X  # 0x0f
+SUB64_IMM = Class.ALU64 | AluOp.SUB | Source.K  # 0x17
+SUB64_REG = Class.ALU64 | AluOp.SUB | Source.X  # 0x1f
+ADD32_IMM = Class.ALU | AluOp.ADD | Source.K  # 0x04
+SUB32_IMM = Class.ALU | AluOp.SUB | Source.K  # 0x14
+LSH64_IMM = Class.ALU64 | AluOp.LSH | Source.K  # 0x67
+RSH64_IMM = Class.ALU64 | AluOp.RSH | Source.K  # 0x77
+ARSH64_IMM = Class.ALU64 | AluOp.ARSH | Source.K  # 0xc7
+LDX_DW = Class.LDX | Mode.MEM | Size.DW  # 0x79, 8-byte load (a fill when its base is r10)
+STX_DW = Class.STX | Mode.MEM | Size.DW  # 0x7b, 8-byte store (a spill when its base is r10)
 
 
 def s64(value: int) -> int:

@@ -12,6 +12,7 @@ from functools import cached_property
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.instruction import BRANCH_CODES
+from bpfrewrite.isa.opcodes import EXIT as EXIT_CODE
 from bpfrewrite.model import Function
 from bpfrewrite.passes.analysis.digraph import DiGraph
 from bpfrewrite.passes.manager import Analysis, register
@@ -162,7 +163,7 @@ def branch_target(func: Function, insns: list, slots: list[int], index_of_slot: 
 
 # Opcodes decided once: the per-instruction properties cost more than the rest of the loop.
 _BRANCH_CODES = BRANCH_CODES
-_BLOCK_END_CODES = BRANCH_CODES | {0x95}  # and exit
+_BLOCK_END_CODES = BRANCH_CODES | {EXIT_CODE}  # and exit
 
 
 def build_cfg(func: Function) -> ControlFlowGraph:

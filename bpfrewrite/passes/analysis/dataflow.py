@@ -25,6 +25,18 @@ from collections import deque
 from typing import Iterator
 
 from bpfrewrite import budget
+from bpfrewrite.isa.opcodes import (
+    ADD64_IMM,
+    ADD64_REG,
+    LDX_DW,
+    MOV64_REG,
+    STX_DW,
+    SUB64_IMM,
+    SUB64_REG,
+    AluOp,
+    Class,
+    Mode,
+)
 from bpfrewrite.model import Function
 from bpfrewrite.passes.analysis.cfg import CFG, EXIT, ControlFlowGraph
 from bpfrewrite.passes.manager import Analysis, AnalysisManager, register
@@ -37,7 +49,10 @@ _TRACKED_SIZES = (8, 4)
 
 
 def _is_store(insn) -> bool:
-    return insn.code & 0x07 in (0x02, 0x03)
+    return insn.klass in _STORE_CLASSES
+
+
+_STORE_CLASSES = (Class.ST, Class.STX)
 
 
 def shape(insn) -> tuple[int, int, int, int, int]:
@@ -47,7 +62,7 @@ def shape(insn) -> tuple[int, int, int, int, int]:
     each shape once. imm matters only to atomics (fetch, cmpxchg), off only to memory accesses.
     """
     code = insn.code
-    return code, insn.dst, insn.src, insn.off, insn.imm if code & 0xE7 == 0xC3 else 0
+    return code, insn.dst, insn.src, insn.off, insn.imm if insn.is_atomic else 0
 
 
 class _Locations:
@@ -63,7 +78,7 @@ class _Locations:
             got = seen.get(key)
             if got is None:
                 acc = insn.mem_access
-                plain = acc is not None and insn.code & 0xE0 != 0xC0
+                plain = acc is not None and insn.mode != Mode.ATOMIC
                 slot = (acc[1], acc[2]) if acc is not None and acc[0] == FP and acc[2] in _TRACKED_SIZES else None
                 # an r10-based load or store does not leak the frame address
                 private = plain and acc[0] == FP and not (_is_store(insn) and insn.src == FP)
@@ -96,9 +111,9 @@ def _escaped_offset(insns, i: int) -> int:
     # clang materialises a stack address as `rX = r10; rX += K`; the object there may extend up
     # to the frame top (the size is unknown). Any other use of r10 leaks the whole frame.
     insn = insns[i]
-    if insn.code == 0xBF and insn.src == FP and i + 1 < len(insns):
+    if insn.code == MOV64_REG and insn.src == FP and i + 1 < len(insns):
         nxt = insns[i + 1]
-        if nxt.code == 0x07 and nxt.dst == insn.dst:
+        if nxt.code == ADD64_IMM and nxt.dst == insn.dst:
             return nxt.imm
     return -(1 << 15)
 
@@ -122,7 +137,7 @@ def insn_uses(insn, locs: _Locations) -> list[int]:
     """Locations instruction insn reads (registers and r10-relative stack slots)."""
     out = sorted(insn.uses())
     acc = insn.mem_access
-    if acc is not None and acc[0] == FP and insn.code & 0x07 == 0x01:
+    if acc is not None and acc[0] == FP and insn.klass == Class.LDX:
         out.extend(locs.overlapping(acc[1], acc[2]))
     return out
 
@@ -355,7 +370,7 @@ class ReachingDefinitions:
         for i, _, after in _walk(self, call_index, frozenset({0}), through_tests=True):
             insn = self.insns[i]
             acc = insn.mem_access
-            if acc is not None and acc[0] != FP and insn.code & 0x07 == 0x03 and insn.src in after:
+            if acc is not None and acc[0] != FP and insn.klass == Class.STX and insn.src in after:
                 out.add(i)
         return sorted(out)
 
@@ -399,17 +414,17 @@ def _derived_from(insn, loc: int, locs: _Locations) -> tuple[int, ...]:
     if loc < NREGS:
         if insn.dst != loc:
             return ()
-        if code == 0xBF:  # r = r (64-bit move keeps a pointer)
+        if code == MOV64_REG:  # r = r (64-bit move keeps a pointer)
             return (insn.src,)
-        if code in (0x07, 0x17):  # pointer += / -= constant
+        if code in (ADD64_IMM, SUB64_IMM):  # pointer += / -= constant
             return (loc,)
-        if code in (0x0F, 0x1F):  # pointer += / -= register: either side may be the pointer
+        if code in (ADD64_REG, SUB64_REG):  # pointer += / -= register: either side may be the pointer
             return (loc, insn.src)
-        if code == 0x79 and insn.src == FP:  # a 64-bit fill from the stack
+        if code == LDX_DW and insn.src == FP:  # a 64-bit fill from the stack
             slot = locs.index.get((insn.off, 8))
             return (slot,) if slot is not None else ()
         return ()
-    if code == 0x7B and insn.dst == FP and (insn.off, 8) == locs.slots[loc - NREGS]:
+    if code == STX_DW and insn.dst == FP and (insn.off, 8) == locs.slots[loc - NREGS]:
         return (insn.src,)  # a 64-bit spill
     return ()
 
@@ -429,11 +444,10 @@ def _next_insns(cfg: ControlFlowGraph, i: int) -> list[int]:
 
 def _step(insn, carriers: frozenset, locs: _Locations) -> tuple[str | None, frozenset]:
     """The event at insn for a value carried by carriers, and the carriers after it."""
-    code = insn.code
-    cls = code & 0x07
+    cls = insn.klass
     event = None
     if insn.is_cond_jump:
-        if insn.dst in carriers or (code & 0x08 and insn.src in carriers):
+        if insn.dst in carriers or (insn.src_is_reg and insn.src in carriers):
             return "test", carriers
         return None, carriers
     if insn.is_call:
@@ -447,31 +461,34 @@ def _step(insn, carriers: frozenset, locs: _Locations) -> tuple[str | None, froz
         base, off, size = acc
         if base in carriers:
             event = "deref"
-        if cls == 0x01:  # load: a fill carries the value only from a slot it was spilled to
+        if cls == Class.LDX:  # load: a fill carries the value only from a slot it was spilled to
             carried = base == FP and (off, size) in _carried_slots(carriers, locs)
             return event, (carriers | {insn.dst}) if carried else (carriers - {insn.dst})
         new = carriers - insn.defs()  # atomics with fetch write a register
         if base != FP:
             return event, new - locs.escaped
         new = new - set(locs.overlapping(off, size))
-        spill = cls == 0x03 and code & 0xE0 == 0x60 and insn.src in carriers
+        spill = cls == Class.STX and insn.mode == Mode.MEM and insn.src in carriers
         if spill and size in _TRACKED_SIZES:
             new = new | {locs.index[(off, size)]}
         return event, frozenset(new)
-    if cls in (0x04, 0x07):
-        op = code & 0xF0
+    if cls in (Class.ALU, Class.ALU64):
+        op = insn.operation
         dst = insn.dst
-        if op == 0xB0:  # mov, mov32, movsx: the value moves with its source
-            if code & 0x08 and insn.src in carriers:
+        if op == AluOp.MOV:  # mov, mov32, movsx: the value moves with its source
+            if insn.src_is_reg and insn.src in carriers:
                 return None, carriers | {dst}
             return None, carriers - {dst}
-        if dst in carriers and not code & 0x08 and op in (0x60, 0x70, 0xC0, 0x50):
+        if dst in carriers and not insn.src_is_reg and op in _EXTENDING_OPS:
             return None, carriers  # shifts and masks by a constant: clang's extensions and tests
-        if dst in carriers and op == 0xD0 and cls == 0x04 and not code & 0x08 and insn.imm in (32, 64):
+        if dst in carriers and op == AluOp.END and cls == Class.ALU and not insn.src_is_reg and insn.imm in (32, 64):
             return None, carriers  # le32/le64 are zero-extensions on little-endian
         return None, carriers - {dst}
     defs = insn.defs()
     return None, (carriers - defs) if defs else carriers
+
+
+_EXTENDING_OPS = frozenset({AluOp.LSH, AluOp.RSH, AluOp.ARSH, AluOp.AND})
 
 
 def _carried_slots(carriers: frozenset, locs: _Locations) -> set[tuple[int, int]]:

@@ -387,7 +387,7 @@ def _return_sites(func: Function, flow, stubbed: dict[int, int], also: str | Non
 
 def _blocker(insn, index: int, stubbed: dict[int, int]) -> str | None:
     """Why the instruction defining r0 at index cannot become `r0 = 1` in place, or None."""
-    if insn.is_ld_imm64 and (insn.src != 0 or insn.ref is not None):
+    if insn.is_ld_imm64 and insn.loaded_constant is None:
         return f"r0 is an address (`{insn.text()}`)"
     if insn.is_call and index not in stubbed:
         return f"r0 comes from `{insn.text()}`, a call the twin keeps"

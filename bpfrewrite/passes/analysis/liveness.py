@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from collections import deque
 
+from bpfrewrite.isa.opcodes import Class, Mode
 from bpfrewrite.model import Function
 from bpfrewrite.passes.analysis.cfg import EXIT
 from bpfrewrite.passes.analysis.dataflow import FP, NREGS, Dataflow, ReachingDefinitions, insn_uses
 from bpfrewrite.passes.manager import Analysis, AnalysisManager, register
-
-_LDX, _STX_ATOMIC, _MEM = 0x01, 0xC0, 0x60
-
 
 class LiveLocations:
     """Locations live at the start of each block of one function."""
@@ -78,15 +76,15 @@ def _use_kill(insn, locs, escaped: int) -> tuple[int, int]:
     for loc in insn_uses(insn, locs):
         use |= 1 << loc
     acc = insn.mem_access
-    if insn.is_call or (acc is not None and insn.code & 0x07 == _LDX and acc[0] != FP):
+    if insn.is_call or (acc is not None and insn.klass == Class.LDX and acc[0] != FP):
         use |= escaped  # a helper or a pointer may read stack memory whose address escaped
-    if acc is not None and insn.code & 0xE0 == _STX_ATOMIC and acc[0] == FP:
+    if acc is not None and insn.mode == Mode.ATOMIC and acc[0] == FP:
         for loc in locs.overlapping(acc[1], acc[2]):
             use |= 1 << loc  # an atomic read-modify-write of a slot reads it
     kill = 0
     for reg in insn.defs():
         kill |= 1 << reg
-    if acc is not None and insn.code & 0x07 in (0x02, 0x03) and insn.code & 0xE0 == _MEM and acc[0] == FP:
+    if acc is not None and insn.is_store and acc[0] == FP:
         base, off, size = acc
         for loc in locs.overlapping(off, size):
             soff, ssize = locs.slots[loc - NREGS]

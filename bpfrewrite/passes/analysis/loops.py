@@ -16,6 +16,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bpfrewrite.isa.opcodes import (
+    ADD32_IMM,
+    ADD64_IMM,
+    ARSH64_IMM,
+    LSH64_IMM,
+    MOV32_REG,
+    MOV64_REG,
+    RSH64_IMM,
+    SUB32_IMM,
+    SUB64_IMM,
+    Class,
+    JmpOp,
+    s64,
+)
+from bpfrewrite.isa.semantics import SIGNED_JUMPS, SWAPPED, as_number, holds, jump_condition, sext
 from bpfrewrite.model import Function, calls_kfunc
 from bpfrewrite.passes.analysis.cfg import CFG, EXIT, ControlFlowGraph
 from bpfrewrite.passes.analysis.dataflow import ENTRY, NREGS, Dataflow, ReachingDefinitions
@@ -176,47 +191,14 @@ def _irreducible(cfg: ControlFlowGraph, back: set[tuple[int, int]]) -> list[tupl
 
 # ----- iteration bounds -------------------------------------------------------------------------
 
-_SIGNED = {0x60, 0x70, 0xC0, 0xD0}
-_FLIP = {0x20: 0xA0, 0x30: 0xB0, 0xA0: 0x20, 0xB0: 0x30, 0x60: 0xC0, 0x70: 0xD0, 0xC0: 0x60,
-         0xD0: 0x70, 0x10: 0x10, 0x50: 0x50}
-
-
-def _compare(op: int, a: int, b: int) -> bool:
-    if op == 0x10:
-        return a == b
-    if op == 0x50:
-        return a != b
-    if op in (0x20, 0x60):
-        return a > b
-    if op in (0x30, 0x70):
-        return a >= b
-    if op in (0xA0, 0xC0):
-        return a < b
-    return a <= b  # 0xB0, 0xD0
-
-
-def _interp(value: int, bits: int, signed: bool) -> int:
-    value &= (1 << bits) - 1
-    if signed and value >> (bits - 1):
-        value -= 1 << bits
-    return value
-
-
 def jump_taken(insn, value: int) -> bool | None:
     """Whether conditional jump insn, comparing its dst holding value with its immediate, is taken.
 
     None for register compares and anything that is not a conditional jump.
     """
-    if not insn.is_cond_jump or insn.code & 0x08:
+    if not insn.is_cond_jump or insn.src_is_reg:
         return None
-    op = insn.code & 0xF0
-    bits = 32 if insn.code & 0x07 == 0x06 else 64
-    if op == 0x40:  # jset
-        return bool(_interp(value, bits, False) & _interp(insn.imm, bits, False))
-    if op not in _FLIP:
-        return None
-    signed = op in _SIGNED
-    return _compare(op, _interp(value, bits, signed), _interp(insn.imm, bits, signed))
+    return jump_condition(insn.operation, value, insn.imm, insn.operand_bits)
 
 
 def trip_count(init: int, step: int, post: int, op: int, k: int, exit_when: bool,
@@ -227,9 +209,9 @@ def trip_count(init: int, step: int, post: int, op: int, k: int, exit_when: bool
     jump compares it (after `post` steps in the first iteration: 0 or 1) with k by op (a JMP op
     code); the loop is left when the comparison's outcome equals exit_when.
     """
-    if step == 0 or op not in _FLIP:
+    if step == 0 or op not in SWAPPED:
         return None
-    signed = op in _SIGNED
+    signed = op in SIGNED_JUMPS
     bits = 32 if (jmp32 or alu32) else 64
     if alu32 and post == 0 and not 0 <= init < (1 << 32):
         return None  # the first compare sees a 64-bit value, the rest a 32-bit one
@@ -239,15 +221,15 @@ def trip_count(init: int, step: int, post: int, op: int, k: int, exit_when: bool
         view_signed = False  # a zero-extended 32-bit value seen by a 64-bit compare
     lo = -(1 << (bits - 1)) if view_signed else 0
     hi = (1 << (bits - 1)) - 1 if view_signed else (1 << bits) - 1
-    t0 = _interp(init + post * step, bits, view_signed)
-    kk = _interp(k, 32 if jmp32 else 64, signed)
+    t0 = as_number(init + post * step, bits, view_signed)
+    kk = as_number(k, 32 if jmp32 else 64, signed)
     n_max = (hi - t0) // step if step > 0 else (t0 - lo) // (-step)
 
     def exits(n: int) -> bool:
-        return _compare(op, t0 + n * step, kk) == exit_when
+        return holds(op, t0 + n * step, kk) == exit_when
 
-    if op in (0x10, 0x50):
-        leave_on_equal = (op == 0x10) == exit_when
+    if op in (JmpOp.JEQ, JmpOp.JNE):
+        leave_on_equal = (op == JmpOp.JEQ) == exit_when
         if not leave_on_equal:
             if t0 != kk:
                 return 1
@@ -300,16 +282,16 @@ def _bound(loop: Loop, info: LoopInfo, cfg: ControlFlowGraph, rd: ReachingDefini
             continue
         taken_block = cfg.block_of[cfg.targets[j]]
         exit_when = taken_block not in loop.blocks
-        op = insn.code & 0xF0
-        jmp32 = insn.code & 0x07 == 0x06
+        op = insn.operation
+        jmp32 = insn.klass == Class.JMP32
         candidates = []
-        if insn.code & 0x08:  # register compare: one side the counter, the other a constant
+        if insn.src_is_reg:  # register compare: one side the counter, the other a constant
             k = _invariant_const(loop, cfg, rd, j, insn.src)
             if k is not None:
                 candidates.append((insn.dst, op, k))
             k = _invariant_const(loop, cfg, rd, j, insn.dst)
-            if k is not None and op in _FLIP:
-                candidates.append((insn.src, _FLIP[op], k))
+            if k is not None and op in SWAPPED:
+                candidates.append((insn.src, SWAPPED[op], k))
         else:
             candidates.append((insn.dst, op, insn.imm))
         for reg, cop, k in candidates:
@@ -331,8 +313,6 @@ def _invariant_const(loop: Loop, cfg: ControlFlowGraph, rd: ReachingDefinitions,
     return _single_value(rd.insns, defs)
 
 
-_MOV64_X, _MOV32_X = 0xBF, 0xBC  # reg = reg (off 0; movsx when off != 0), w = w (zero-extends)
-_LSH64_K, _RSH64_K, _ARSH64_K = 0x67, 0x77, 0xC7
 _ZEXT, _SEXT = "zext32", "sext32"
 
 
@@ -364,15 +344,16 @@ def _read_counter(loop: Loop, info: LoopInfo, cfg: ControlFlowGraph, rd: Reachin
         if d is None:
             break
         insn = insns[d]
-        if insn.code == _MOV64_X and insn.off in (0, 32):
+        # r = r (off 0; movsx when off != 0), w = w (zero-extends), r <<= 32; r >>= 32 (or s>>=)
+        if insn.code == MOV64_REG and insn.off in (0, 32):
             view = view or (_SEXT if insn.off == 32 else None)
-        elif insn.code == _MOV32_X and insn.off == 0:
+        elif insn.code == MOV32_REG and insn.off == 0:
             view = view or _ZEXT
-        elif insn.code in (_RSH64_K, _ARSH64_K) and insn.imm == 32:
+        elif insn.code in (RSH64_IMM, ARSH64_IMM) and insn.imm == 32:
             shl = _single_def_in(loop, info, cfg, rd, d, reg)
-            if shl is None or insns[shl].code != _LSH64_K or insns[shl].imm != 32:
+            if shl is None or insns[shl].code != LSH64_IMM or insns[shl].imm != 32:
                 break
-            view = view or (_ZEXT if insn.code == _RSH64_K else _SEXT)
+            view = view or (_ZEXT if insn.code == RSH64_IMM else _SEXT)
             pairs.append((shl, d))
             at = shl  # reads the same register: continue from the shift left
             continue
@@ -405,9 +386,9 @@ def _counted(loop, info, cfg, rd, outside_preds, reg, read, j, op, k, exit_when,
         return None
     p = in_loop[0]
     inc = insns[p]
-    if inc.code in (0x07, 0x04):  # r += imm, w += imm
+    if inc.code in (ADD64_IMM, ADD32_IMM):  # r += imm, w += imm
         step = inc.imm
-    elif inc.code in (0x17, 0x14):  # r -= imm, w -= imm
+    elif inc.code in (SUB64_IMM, SUB32_IMM):  # r -= imm, w -= imm
         step = -inc.imm
     else:
         return None
@@ -425,7 +406,7 @@ def _counted(loop, info, cfg, rd, outside_preds, reg, read, j, op, k, exit_when,
     init = _single_value(insns, init_defs)
     if init is None:
         return None
-    alu32 = inc.code & 0x07 == 0x04
+    alu32 = inc.klass == Class.ALU
     seen = init
     if view is not None:
         # The compare sees the low 32 bits, which step like a 32-bit counter whatever the ALU width.
@@ -433,13 +414,13 @@ def _counted(loop, info, cfg, rd, outside_preds, reg, read, j, op, k, exit_when,
         if view == _SEXT and not jmp32:
             # Sign extension preserves both orders of 32-bit values, so comparing it with a
             # constant in its range is a 32-bit compare; other constants are left unsolved.
-            if not -(1 << 31) <= _interp(k, 64, True) < 1 << 31:
+            if not -(1 << 31) <= sext(k, 64) < 1 << 31:
                 return None
             jmp32 = True
     bound = trip_count(seen, step, post, op, k, exit_when, jmp32=jmp32, alu32=alu32)
     if bound is None:
         return None
-    signed_init = init - (1 << 64) if init >> 63 else init
+    signed_init = s64(init)
     return bound, {"reg": reg, "init": signed_init, "step": step, "compare": j, "update": p,
                    "read": read, "view": view or "64"}
 

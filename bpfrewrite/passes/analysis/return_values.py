@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from bpfrewrite.isa.opcodes import SIZE_BYTES
+from bpfrewrite.isa.opcodes import AluOp, Class, Mode
+from bpfrewrite.isa.semantics import alu, jump_condition, sext
 from bpfrewrite.kernel import table
 from bpfrewrite.model import Function, Object
 from bpfrewrite.passes.analysis.cfg import CFG, EXIT
@@ -52,55 +53,6 @@ class ExitValues:
     executable: frozenset[int]  # blocks some path from the entry can run
     decided: frozenset[int]  # executable conditional jumps that can go one way only
     visits: int = 0  # instructions evaluated (the work done: linear in the function's size)
-
-
-def _sext(value: int, bits: int) -> int:
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value >> (bits - 1) else value
-
-
-def _alu(op: int, a: int, b: int, bits: int, off: int) -> int | None:
-    """dst op src on `bits`-wide unsigned values, as the BPF ISA defines it; None: not followed."""
-    mask = (1 << bits) - 1
-    a, b = a & mask, b & mask
-    shift = b & (bits - 1)
-    if op == 0x00:
-        r = a + b
-    elif op == 0x10:
-        r = a - b
-    elif op == 0x20:
-        r = a * b
-    elif op == 0x30 and off == 0:
-        r = a // b if b else 0  # BPF: division by zero gives 0
-    elif op == 0x40:
-        r = a | b
-    elif op == 0x50:
-        r = a & b
-    elif op == 0x60:
-        r = a << shift
-    elif op == 0x70:
-        r = a >> shift
-    elif op == 0x80:
-        r = -a
-    elif op == 0x90 and off == 0:
-        r = a % b if b else a  # BPF: modulo by zero leaves dst unchanged
-    elif op == 0xA0:
-        r = a ^ b
-    elif op == 0xC0:
-        r = _sext(a, bits) >> shift
-    else:
-        return None
-    return r & mask
-
-
-def _compare(op: int, a: int, b: int, bits: int) -> bool | None:
-    mask = (1 << bits) - 1
-    a, b = a & mask, b & mask
-    sa, sb = _sext(a, bits), _sext(b, bits)
-    return {
-        0x10: a == b, 0x20: a > b, 0x30: a >= b, 0x40: bool(a & b), 0x50: a != b,
-        0x60: sa > sb, 0x70: sa >= sb, 0xA0: a < b, 0xB0: a <= b, 0xC0: sa < sb, 0xD0: sa <= sb,
-    }.get(op)
 
 
 class _Solver:
@@ -147,39 +99,39 @@ class _Solver:
         insn = self.insns[index]
         if loc == 0 and index in self.r0_override:
             return frozenset({self.r0_override[index] & _M64})
-        code, cls = insn.code, insn.code & 0x07
         if loc >= NREGS:
             return self._stored(insn, loc, state)
         if insn.is_call:
             return self._called(insn) if loc == 0 else UNKNOWN
         if insn.is_ld_imm64:
-            return frozenset({insn.imm64 & _M64}) if insn.ref is None and insn.src == 0 else UNKNOWN
-        if cls == 0x01 and code & 0xE0 in (0x60, 0x80) and insn.src == FP:
+            value = insn.loaded_constant  # None for an address (a map, a function, an extern)
+            return frozenset({value}) if value is not None else UNKNOWN
+        if insn.klass == Class.LDX and insn.mode in (Mode.MEM, Mode.MEMSX) and insn.src == FP:
             return self._filled(insn, state)
-        if cls not in (0x04, 0x07) or loc != insn.dst:
+        if not insn.is_alu or loc != insn.dst:
             return UNKNOWN
-        bits = 64 if cls == 0x07 else 32
+        bits = insn.operand_bits
         mask = (1 << bits) - 1
-        op = code & 0xF0
-        if code & 0x08:
+        op = insn.operation
+        if insn.src_is_reg:
             b = state.get(insn.src, UNKNOWN)
         else:
             b = frozenset({(insn.imm & _M64) if bits == 64 else (insn.imm & _M32)})
-        if op == 0xB0:  # mov: the source's values (sign-extending forms: off is the source width)
-            if code & 0x08 and insn.off:
+        if op == AluOp.MOV:  # mov: the source's values (sign-extending forms: off is the source width)
+            if insn.src_is_reg and insn.off:
                 if insn.off not in (8, 16, 32):  # no movsx the kernel accepts (a corrupt object)
                     return UNKNOWN
-                return _map(b, lambda v: _sext(v, insn.off) & mask)
+                return _map(b, lambda v: sext(v, insn.off) & mask)
             return _map(b, lambda v: v & mask)
         a = state.get(insn.dst, UNKNOWN)
-        if op == 0x80:
+        if op == AluOp.NEG:
             b = frozenset({0})
         if a == UNKNOWN or b == UNKNOWN:
             return UNKNOWN
         out = set()
         for x in a:
             for y in b:
-                r = UNK if x is UNK or y is UNK else _alu(op, x, y, bits, insn.off)
+                r = UNK if x is UNK or y is UNK else alu(op, x, y, bits, insn.off)
                 if r is None:
                     return UNKNOWN
                 out.add(r)
@@ -202,35 +154,34 @@ class _Solver:
 
     def _stored(self, insn, loc: int, state: dict):
         """A stack slot written by a store to exactly its offset (the low bytes of a wider store)."""
-        cls = insn.code & 0x07
-        if cls not in (0x02, 0x03) or insn.code & 0xE0 != 0x60 or insn.dst != FP:
+        if not insn.is_store or insn.dst != FP:
             return UNKNOWN  # calls and stores through pointers clobbering escaped slots, atomics
         off, size = self.rd.locs.slots[loc - NREGS]
-        if off != insn.off or size > SIZE_BYTES[insn.code & 0x18]:
+        if off != insn.off or size > insn.access_bytes:
             return UNKNOWN
-        v = state.get(insn.src, UNKNOWN) if cls == 0x03 else frozenset({insn.imm & _M64})
+        v = state.get(insn.src, UNKNOWN) if insn.klass == Class.STX else frozenset({insn.imm & _M64})
         return _map(v, lambda x: x & ((1 << (8 * size)) - 1))
 
     def _filled(self, insn, state: dict):
-        size = SIZE_BYTES[insn.code & 0x18]
+        size = insn.access_bytes
         loc = self.rd.stack_location(insn.off, size)
         v = UNKNOWN if loc is None else state.get(loc, UNKNOWN)
-        if insn.code & 0xE0 == 0x80:  # MEMSX
-            return _map(v, lambda x: _sext(x, 8 * size) & _M64)
+        if insn.mode == Mode.MEMSX:
+            return _map(v, lambda x: sext(x, 8 * size) & _M64)
         return v
 
     def outcomes(self, index: int, state: dict) -> set[bool]:
         """What the conditional jump at index can do, as a subset of {True, False}."""
         insn = self.insns[index]
-        bits = 32 if insn.code & 0x07 == 0x06 else 64
+        bits = insn.operand_bits
         a = state.get(insn.dst, UNKNOWN)
-        b = state.get(insn.src, UNKNOWN) if insn.code & 0x08 else frozenset({insn.imm & _M64})
+        b = state.get(insn.src, UNKNOWN) if insn.src_is_reg else frozenset({insn.imm & _M64})
         if UNK in a or UNK in b:
             return {True, False}
         out: set[bool] = set()
         for x in a:
             for y in b:
-                r = _compare(insn.code & 0xF0, x, y, bits)
+                r = jump_condition(insn.operation, x, y, bits)
                 out |= {True, False} if r is None else {r}
         return out
 
