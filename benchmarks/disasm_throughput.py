@@ -52,7 +52,7 @@ def best_call(fn, repeat: int) -> tuple[float, object]:
 
 def in_process(obj: Path, repeat: int) -> dict[str, float]:
     """Best seconds to decode the object, and to list it as text and as JSON records."""
-    from bpfrewrite.disasm import json_listing, text_listing
+    from bpfrewrite.render.listing import json_listing, text_listing
     from bpfrewrite.elf.reader import read_object
 
     decode, model = best_call(lambda: read_object(obj), repeat)
@@ -66,7 +66,7 @@ def profile(obj: Path, top: int) -> str:
     import cProfile
     import pstats
 
-    from bpfrewrite.disasm import text_listing
+    from bpfrewrite.render.listing import text_listing
     from bpfrewrite.elf.reader import read_object
 
     prof = cProfile.Profile()

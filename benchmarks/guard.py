@@ -34,7 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
-from bpfrewrite.guard.durations import format_ns as fmt_ns  # noqa: E402 (after the path set-up)
+from bpfrewrite.render.layout import format_ns as fmt_ns  # noqa: E402 (after the path set-up)
 
 DOCS = REPO / "docs" / "guard.md"
 PLOT = REPO / "docs" / "guard.png"

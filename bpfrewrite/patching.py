@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator
 
 from bpfrewrite.errors import BpfrewriteError
 
@@ -63,15 +62,6 @@ def _copy_unchanged(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     write_atomically(dst, read_input(src, "a BPF object file"))
 
 
-def print_function(name: str, func) -> None:
-    """A --print-after listing of func on stderr: slot and text of each instruction."""
-    import sys
-
-    print(f"; after {name}: {func.name}", file=sys.stderr)
-    for slot, insn in zip(func.slots(), func.insns):
-        print(f"{slot:>6}: {insn.text()}", file=sys.stderr)
-
-
 def site_sources(obj, result) -> dict[tuple[str, int], str]:
     """(twin, slot) -> `file:line:col` of each site's instruction in its original, as lint prints it."""
     from bpfrewrite.source import function_positions
@@ -94,47 +84,3 @@ def site_sources(obj, result) -> dict[tuple[str, int], str]:
                 if text:
                     out[(name, slot - slots[0])] = text
     return {(s.twin, s.slot): out[(s.function, s.slot)] for s in result.sites if (s.function, s.slot) in out}
-
-
-def render_report(result, sources: dict[tuple[str, int], str] | None = None) -> Iterator[str]:
-    """The site decisions as an aligned text table (sources: site_sources, for the SOURCE column),
-    then each program's verdict and its twin's."""
-    sources = sources or {}
-    rows = [("FUNCTION", "SLOT", "SOURCE", "ACTION", "CALLEE", "VALUE", "REASON")]
-    for s in result.sites:
-        rows.append((s.twin, str(s.slot), sources.get((s.twin, s.slot), "-"), s.action, s.callee or "-",
-                     "-" if s.value is None else str(s.value), s.reason))
-    yield from _table(rows)
-    yield ""
-    if result.verdicts:
-        yield from render_verdicts([(o.name, o.prog_type, vo, vt) for o, _, vo, vt in result.verdicts])
-        yield ""
-    yield ", ".join(_count(n, word) for n, word in
-                    ((len(result.pairs), "twin"), (len(result.sites), "site"), (len(result.problems), "problem")))
-
-
-def render_verdicts(rows_in) -> Iterator[str]:
-    """(program, type, original verdict, twin verdict) rows as a table of return values, named."""
-    from bpfrewrite.passes.verdicts import can_drop, fails_closed
-
-    rows = [("PROGRAM", "TYPE", "RETURNS", "TWIN RETURNS", "NOTE")]
-    for name, prog_type, original, twin in rows_in:
-        if fails_closed(original, twin):
-            note = "fails closed: the twin only drops"
-        elif can_drop(twin) and not can_drop(original):
-            note = "the twin may drop, the original never does"
-        else:
-            note = "-"
-        rows.append((name, prog_type or "-", original.text(), twin.text(), note))
-    yield from _table(rows)
-
-
-def _table(rows) -> Iterator[str]:
-    """Rows left-aligned in columns two spaces apart (the last column is not padded)."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
-        yield "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1]
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import require_tool
 
-from bpfrewrite.commands import cfg as cfg_cmd
+from bpfrewrite.render import cfg as render_cfg
 from bpfrewrite.errors import BpfrewriteError
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
@@ -82,4 +82,4 @@ def test_errors():
 def test_graphviz_missing(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(BpfrewriteError, match="graphviz is not installed: apt-get install graphviz"):
-        cfg_cmd.run_graphviz(b"digraph {}", "svg")
+        render_cfg.run_graphviz(b"digraph {}", "svg")

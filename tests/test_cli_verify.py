@@ -12,7 +12,8 @@ import pytest
 from conftest import require_tool
 
 from bpfrewrite import cli
-from bpfrewrite.commands.verify import format_duration, speed_ratio
+from bpfrewrite.render.layout import format_ns
+from bpfrewrite.render.verify import speed_ratio
 from bpfrewrite.kernel.runner import ProgResult
 
 HEADER = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
@@ -226,8 +227,8 @@ def test_without_privileges_is_one_line_exit_2(kernel, good_obj):
     )
 
 
-def test_format_duration():
-    assert [format_duration(n) for n in (None, 52, 999, 1000, 10_400_000, 2 * 10**9)] == [
+def test_format_ns():
+    assert [format_ns(n) for n in (None, 52, 999, 1000, 10_400_000, 2 * 10**9)] == [
         "-", "52 ns", "999 ns", "1.0 us", "10.4 ms", "2.0 s",
     ]  # fmt: skip
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bpfrewrite.diagnostics import github, json_format, sarif, text
+from bpfrewrite.render.diagnostics import github, json_format, sarif, text
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity, display_path, sort_diagnostics
 from bpfrewrite.diagnostics.suppression import ALL, drop_suppressed, ignored_rules, is_suppressed
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfrewrite.diagnostics import text
+from bpfrewrite.render.diagnostics import text
 from bpfrewrite.passes.rules.config import LintConfig
 from bpfrewrite.passes.rules.runner import lint_path
 

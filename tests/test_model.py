@@ -151,8 +151,9 @@ def _code_ranges(path: Path) -> list[tuple[int, int]]:
 )
 def test_mutated_code_raises_only_user_errors_in_every_command(which: int, edits) -> None:
     """Corrupt instruction bytes: reading, listing, CFGs, lint and patch fail only with BpfrewriteError."""
-    from bpfrewrite.commands.cfg import cfg_dot, cfg_json
-    from bpfrewrite.disasm import json_listing
+    from bpfrewrite.passes.analysis.flowgraphs import flow_graphs
+    from bpfrewrite.render.cfg import cfg_dot, cfg_json
+    from bpfrewrite.render.listing import json_listing
     from bpfrewrite.passes.rules.runner import lint_object
     from bpfrewrite.passes.transforms.fastpath import make_twins
 
@@ -165,8 +166,9 @@ def test_mutated_code_raises_only_user_errors_in_every_command(which: int, edits
     try:
         obj = parse_object(bytes(data), "mutated.o")
         json_listing(obj)
-        cfg_json(obj)
-        cfg_dot(obj)
+        graphs = flow_graphs(obj)
+        cfg_json(graphs)
+        cfg_dot(graphs)
         lint_object(obj)
         make_twins(obj)
     except BpfrewriteError:

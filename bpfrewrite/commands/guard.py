@@ -6,9 +6,8 @@ from typing import List, Optional
 
 import typer
 
+from bpfrewrite.commands.options import format_option
 from bpfrewrite.errors import BpfrewriteError
-
-_FORMATS = ("text", "json")
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +27,7 @@ def guard(
     restore_after: Optional[str] = typer.Option(
         None, "--restore-after", help="Switch back this long after a switch (doubling each time); default never."
     ),
-    fmt: str = typer.Option("text", "--format", help="Output format: text or json (JSON lines)."),
+    fmt: str = format_option("guard"),
     duration: Optional[str] = typer.Option(None, "--duration", help="Stop after this long (default: until Ctrl-C/SIGTERM)."),
     samples: bool = typer.Option(False, "--samples", help="Also print each program's runs and time per interval."),
     fail_open_only: bool = typer.Option(
@@ -41,12 +40,12 @@ def guard(
     tracing programs get the twin attached, then the original detached. Everything guard attached
     is detached on exit; a summary of runs and time per program and twin is printed last.
     """
-    from bpfrewrite.guard import render
     from bpfrewrite.guard.durations import parse_duration
     from bpfrewrite.guard.runtime import Guard, GuardOptions
+    from bpfrewrite.render import guard as render
+    from bpfrewrite.render.formats import check_format
 
-    if fmt not in _FORMATS:
-        raise BpfrewriteError(f"unknown --format {fmt!r}: use text or json")
+    check_format("guard", fmt)
     if window < 1:
         raise BpfrewriteError(f"--window must be at least 1, not {window}")
     options = GuardOptions(

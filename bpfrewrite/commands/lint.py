@@ -6,6 +6,8 @@ from typing import List, Optional
 
 import typer
 
+from bpfrewrite.commands.options import format_option
+
 # Show a progress bar from this many inputs on (and only when stderr is a terminal).
 _PROGRESS_MIN_FILES = 8
 
@@ -16,7 +18,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def lint(
         files: Optional[List[str]] = typer.Argument(None, help="Inputs: .o objects, .c sources, .ll/.bc LLVM IR."),
-        fmt: str = typer.Option("text", "--format", help="text, json, sarif or github."),
+        fmt: str = format_option("lint"),
         fail_on: Optional[str] = typer.Option(
             None, "--fail-on", help="Exit 1 on a diagnostic at or above: error, warning, info, never. \\[default: warning]"
         ),
@@ -59,8 +61,9 @@ def register(app: typer.Typer) -> None:
         """Report helpers, locks, loops and callbacks that keep a program from terminating early."""
         import sys
 
-        from bpfrewrite.diagnostics.render import FORMATS, render
         from bpfrewrite.errors import BpfrewriteError
+        from bpfrewrite.render.diagnostics import render
+        from bpfrewrite.render.formats import check_format
 
         if list_rules or explain:
             sys.stdout.write(_rule_docs(explain))
@@ -76,8 +79,7 @@ def register(app: typer.Typer) -> None:
         if compile_commands is not None or build_dir is not None:
             database = compile_database(compile_commands or build_dir / "compile_commands.json")
 
-        if fmt not in FORMATS:
-            raise BpfrewriteError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+        check_format("lint", fmt)
         settings = _settings(files, fail_on, select, ignore, severity, cc, cflags, config)
         from dataclasses import replace
 
@@ -228,7 +230,7 @@ class _Progress:
 def _descriptions(settings):
     """SARIF rule descriptions for the rules that ran, from their docstrings."""
     from bpfrewrite.diagnostics.diagnostic import docs_url
-    from bpfrewrite.diagnostics.sarif import RuleDescription
+    from bpfrewrite.render.diagnostics.sarif import RuleDescription
     from bpfrewrite.passes.rules.base import plain, unwrap
     from bpfrewrite.passes.rules.config import selected
     from bpfrewrite.passes.rules.registry import RULES

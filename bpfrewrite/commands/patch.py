@@ -5,6 +5,8 @@ from pathlib import Path
 
 import typer
 
+from bpfrewrite.commands.options import format_option
+
 
 def register(app: typer.Typer) -> None:
     """Add the patch command to app."""
@@ -15,7 +17,7 @@ def register(app: typer.Typer) -> None:
         dst: Path = typer.Argument(None, help="Where to write the patched object."),
         in_place: bool = typer.Option(False, "--in-place", help="Overwrite SRC (atomically) instead of writing DST."),
         report: bool = typer.Option(False, "--report", help="Print every site decision (stub, keep, goto, back-edge, return), then what each program and its twin can return, named for the program type."),
-        fmt: str = typer.Option("text", "--format", help="Report format: text or json."),
+        fmt: str = format_option("patch"),
         strict: bool = typer.Option(False, "--strict", help="Exit 1, writing nothing, if a twin cannot be made fast in place."),
         print_after: list[str] = typer.Option([], "--print-after", help="Print on stderr each twin this transform ran on (repeatable): fastpath-stub-calls, fastpath-may-goto, fastpath-callback-stop."),
         timings: bool = typer.Option(False, "--timings", help="Print the time spent in each analysis and transform on stderr."),
@@ -29,14 +31,14 @@ def register(app: typer.Typer) -> None:
         (bpf_program__set_autoload). The .bpfrewrite section of the output records each pair and
         every site decision. Originals are unchanged.
         """
-        import json
         import sys
 
         from bpfrewrite.errors import BpfrewriteError
-        from bpfrewrite.patching import patch_object, print_function, render_report
+        from bpfrewrite.patching import patch_object
+        from bpfrewrite.render import patch_report
+        from bpfrewrite.render.formats import check_format
 
-        if fmt not in ("text", "json"):
-            raise BpfrewriteError(f"unknown --format {fmt!r}: use text or json")
+        check_format("patch", fmt)
         if in_place == (dst is not None):
             raise BpfrewriteError("give either an output path or --in-place")
         out = src if in_place else dst
@@ -44,34 +46,23 @@ def register(app: typer.Typer) -> None:
             raise BpfrewriteError("output is the input file: use --in-place to overwrite it")
         managers: list = []
         programs = tuple(program) if program else _configured_programs(src, config)
+
+        def print_function(name: str, func) -> None:
+            sys.stderr.writelines(line + "\n" for line in patch_report.function_listing(name, func))
+
         result = patch_object(src, out, strict=strict, print_after=tuple(print_after), printer=print_function,
                               am_out=managers, programs=programs)
         if timings:
-            for name, seconds in sorted(managers[0].timings.items(), key=lambda kv: -kv[1]):
-                print(f"{seconds * 1000:9.2f} ms  {name}", file=sys.stderr)
-        from bpfrewrite.diagnostics.diagnostic import display_path
-
+            sys.stderr.writelines(line + "\n" for line in patch_report.timing_lines(managers[0].timings))
         for problem in result.problems:
-            where = f"+{problem.slot}" if problem.slot is not None and not problem.source else ""
-            at = ""
-            if problem.source:  # file:line:col as lint prints it
-                file, line, col = problem.source.rsplit(":", 2)
-                at = f"{display_path(file)}:{line}:{col}: "
-            what = f"{problem.function}{where}: " if problem.function else ""  # "": about the whole object
-            print(f"{at}warning: {what}{problem.message}", file=sys.stderr)
+            print(patch_report.problem_line(problem), file=sys.stderr)
         if result.note is not None and not result.problems:
-            print(f"note: {src}: {result.note}; " + ("left unchanged" if in_place else f"wrote an unchanged copy to {out}"),
-                  file=sys.stderr)
+            print(patch_report.unchanged_note(src, result.note, out, in_place), file=sys.stderr)
         if report:
-            sources = result.sources
             if fmt == "json":
-                doc = result.report()
-                for site in doc["sites"]:  # not in the .bpfrewrite section: positions are the original's
-                    site["source"] = sources.get((site["twin"], site["slot"]))
-                json.dump(doc, sys.stdout, indent=1, sort_keys=True)
-                sys.stdout.write("\n")
+                sys.stdout.write(patch_report.report_json(result))
             else:
-                sys.stdout.writelines(line + "\n" for line in render_report(result, sources))
+                sys.stdout.writelines(line + "\n" for line in patch_report.report_text(result))
         if strict and result.problems:
             raise typer.Exit(1)
 

@@ -1,4 +1,4 @@
-"""Diagnostics: the neutral record rules return, suppression comments, and one renderer per format."""
+"""Diagnostics: the neutral record rules return and suppression comments (renderers: bpfrewrite.render.diagnostics)."""
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity, at_insn, sort_diagnostics
 
 __all__ = ["Diagnostic", "Severity", "at_insn", "sort_diagnostics"]

@@ -2,5 +2,5 @@
 
 Modules: `durations` (option parsing), `rules` (when to switch and when to switch back),
 `attach` (how each program type is attached and whether its link can be updated), `runtime`
-(the loop), `render` (text and JSON lines).
+(the loop). Its output is rendered by bpfrewrite.render.guard.
 """

@@ -21,10 +21,3 @@ def parse_duration(text: str, option: str) -> int:
         raise BpfrewriteError(f"{option} must be more than zero, not {text!r}")
     return ns
 
-
-def format_ns(ns: float) -> str:
-    """A duration in ns as a short human string ("52 ns", "10.4 ms")."""
-    for unit, scale in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
-        if ns >= scale:
-            return f"{ns / scale:.1f} {unit}"
-    return f"{ns:.0f} ns"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.kernel import libbpf
+from bpfrewrite.kernel.results import ProgResult
 from bpfrewrite.twins import TWIN_SUFFIX
 
 ETH_HLEN = 14
@@ -51,42 +52,6 @@ _PACKET_TYPES = frozenset(
 # and refuse repeat != 0, so they report a return value but no duration.
 _RAW_TP_CTX_SIZE = 12 * 8
 
-
-
-@dataclass
-class ProgResult:
-    """The verifier's verdict on one program, and its test run if one was asked for."""
-
-    name: str
-    section: str
-    accepted: bool
-    verified_insns: int | None = None
-    message: str | None = None
-    file: str | None = None  # source file (base name) of the line the verifier stopped at
-    line: int | None = None  # its line number
-    log_tail: str | None = None
-    retval: int | None = None
-    duration_ns: int | None = None
-    twin_of: str | None = None
-    # The verifier's statistics (its log at BPF_LOG_STATS, what veristat reports): states it
-    # stored, the most it held at once, the most per instruction, and its own timing.
-    total_states: int | None = None
-    peak_states: int | None = None
-    max_states_per_insn: int | None = None
-    verification_us: int | None = None
-    prog_type: str | None = None  # libbpf's name of the type the program loaded as ("xdp")
-
-    @property
-    def retval_name(self) -> str | None:
-        """The name of the return value for the program type ("XDP_PASS"), if it has one."""
-        from bpfrewrite.kernel.return_codes import name
-
-        return None if self.retval is None else name(self.prog_type, self.retval)
-
-    @property
-    def where(self) -> str | None:
-        """`file.c:LINE` of the rejection, when the log names one."""
-        return f"{self.file}:{self.line}" if self.file is not None and self.line is not None else None
 
 
 def check_bpf_elf(path: Path) -> None:

@@ -1,52 +1,55 @@
-"""Guard's output: one line per event (text or JSON lines) and the summary on exit."""
+"""guard's output: one line per event (text or JSON lines) and the summary on exit.
+
+Events (bpfrewrite.guard.runtime) are told apart by their `kind`: attach, verdict, hold, sample,
+switch or restore.
+"""
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
 
-from bpfrewrite.guard.durations import format_ns
-from bpfrewrite.guard.runtime import Attached, Event, Held, Sample, Segment, Switched, VerdictNote
+from bpfrewrite.render.layout import columns, format_ns
 
 
-def event_json(event: Event) -> str:
+def event_json(event) -> str:
     """One JSON line: {"event": kind, ...fields}."""
     fields = asdict(event)
     kind = fields.pop("kind")
-    if isinstance(event, Switched):
+    if kind in ("switch", "restore"):
         fields["from"] = fields.pop("from_prog")
         fields["to"] = fields.pop("to_prog")
-    if isinstance(event, Sample):
+    if kind == "sample":
         fields["ns_per_run"] = event.ns_per_run
     return json.dumps({"event": kind, **fields}, sort_keys=True)
 
 
-def event_text(event: Event) -> str:
+def event_text(event) -> str:
     """One human line per event."""
-    if isinstance(event, VerdictNote):
+    if event.kind == "verdict":
         text = f"verdict {event.program}: returns {event.original}; twin {event.twin} returns {event.twin_verdict}"
         if event.held:
             text += "; can drop: never switched (--fail-open-only)"
         elif event.twin_can_drop:
             text += "; can drop"
         return text
-    if isinstance(event, Held):
-        per_run = "-" if event.ns_per_run is None else format_ns(event.ns_per_run)
+    if event.kind == "hold":
+        per_run = format_ns(event.ns_per_run)
         return (
             f"hold {event.program} at {event.time_s:.2f}s: {per_run}/run over budget "
             f"{format_ns(event.budget_ns)}, not switched: {event.reason}"
         )
-    if isinstance(event, Attached):
+    if event.kind == "attach":
         return (
             f"attach {event.program} ({event.prog_type}, prog id {event.prog_id}): {event.target}; "
             f"twin {event.twin} (prog id {event.twin_id}) loaded, switch by {event.method}"
         )
-    if isinstance(event, Sample):
-        per_run = "-" if event.ns_per_run is None else format_ns(event.ns_per_run)
+    if event.kind == "sample":
+        per_run = format_ns(event.ns_per_run)
         return (
             f"sample {event.time_s:.2f}s {event.program} [{event.running}]: "
             f"{event.runs} runs, {per_run}/run"
         )
-    per_run = "-" if event.ns_per_run is None else format_ns(event.ns_per_run)
+    per_run = format_ns(event.ns_per_run)
     text = f"{event.kind} {event.program}: {event.from_prog} -> {event.to_prog} at {event.time_s:.2f}s"
     if event.kind == "switch":
         noun = "interval" if event.intervals_over == 1 else "intervals"
@@ -57,7 +60,7 @@ def event_text(event: Event) -> str:
     return text
 
 
-def summary_json(segments: list[Segment], intervals: int, cpu_ns: int) -> str:
+def summary_json(segments: list, intervals: int, cpu_ns: int) -> str:
     """The summary as one JSON line (with guard's own CPU time per interval)."""
     rows = [
         {
@@ -75,7 +78,7 @@ def summary_json(segments: list[Segment], intervals: int, cpu_ns: int) -> str:
     return json.dumps(summary, sort_keys=True)
 
 
-def summary_text(segments: list[Segment], intervals: int, cpu_ns: int) -> str:
+def summary_text(segments: list, intervals: int, cpu_ns: int) -> str:
     """A table: per program, runs and time of the original and twin between switches."""
     header = ["PROGRAM", "RUNNING", "FROM", "TO", "RUNS", "TIME", "TIME/RUN"]
     rows = []
@@ -91,12 +94,7 @@ def summary_text(segments: list[Segment], intervals: int, cpu_ns: int) -> str:
                 format_ns(s.run_time_ns / s.runs) if s.runs else "-",
             ]
         )
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    left = {0, 1}
-    lines = [
-        "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-        for r in [header, *rows]
-    ]
+    lines = columns([header, *rows], left=2)
     if intervals:
         lines.append(f"guard: {intervals} intervals, {format_ns(cpu_ns / intervals)} CPU per interval")
     return "\n".join(lines)

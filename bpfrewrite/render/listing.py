@@ -1,6 +1,7 @@
-"""Disassembly listings of an object: text (source interleaved) and JSON records."""
+"""Disassembly listings of an object (disasm): text with source interleaved, and JSON records."""
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 from bpfrewrite.model import Function, Object, RefKind
@@ -74,3 +75,13 @@ def json_listing(obj: Object, prog: str | None = None) -> dict:
                 rec["source"] = {"file": pos.file, "line": pos.line, "column": pos.column}
             records.append(rec)
     return {"version": SCHEMA_VERSION, "instructions": records}
+
+
+def json_text(obj: Object, prog: str | None = None) -> Iterator[str]:
+    """json_listing as text in pieces, one record a line, for streaming out a large object."""
+    # json.dumps without indent uses the C encoder (json.dump with indent is pure Python, 10x
+    # slower on 100k instructions); one record per line stays readable.
+    records = json_listing(obj, prog)["instructions"]
+    yield f'{{"version": {SCHEMA_VERSION}, "instructions": [\n'
+    yield ",\n".join(json.dumps(r) for r in records)
+    yield "\n]}\n"
