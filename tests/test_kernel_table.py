@@ -7,13 +7,10 @@ module, and the verifier facts measured in /work/shared/notes/kernel-facts.md.
 from __future__ import annotations
 
 import errno
-import functools
-import importlib.util
 import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -249,31 +246,7 @@ def test_every_iterator_family_in_the_kernel_is_in_the_table(btf):
     assert kernel == ours
 
 
-# ---- generator and loader ------------------------------------------------------------------
-
-@functools.cache
-def _generator():
-    spec = importlib.util.spec_from_file_location("gen_helper_table",
-                                                  ROOT / "tools" / "gen_helper_table.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_checked_in_json_is_what_the_generator_produces():
-    helpers_json, kfuncs_json = _generator().build_from_files()
-    kernel_dir = ROOT / "bpfrewrite" / "kernel"
-    assert (kernel_dir / "helpers.json").read_text() == helpers_json
-    assert (kernel_dir / "kfuncs.json").read_text() == kfuncs_json
-    assert _generator().build_from_files() == (helpers_json, kfuncs_json)
-
-
-def test_generator_reads_new_style_mapper_with_explicit_ids():
-    text = ("#define ___BPF_FUNC_MAPPER(FN, ctx...)\t\\\n\tFN(unspec, 0, ##ctx)\t\\\n"
-            "\tFN(map_lookup_elem, 1, ##ctx)\t\\\n\tFN(loop, 181, ##ctx)\t\\\n\t/* */\n")
-    assert _generator().parse_func_ids(text) == {0: "unspec", 1: "map_lookup_elem", 181: "loop"}
-
+# ---- loader --------------------------------------------------------------------------------
 
 def _helpers_doc() -> dict:
     return json.loads((ROOT / "bpfrewrite" / "kernel" / "helpers.json").read_text())

@@ -1,8 +1,9 @@
 """The one table of facts about BPF helpers and kfuncs, shared by the linter and the rewriter.
 
-The facts are data: helpers.json (every helper id of uapi linux/bpf.h) and kfuncs.json, both
-written by tools/gen_helper_table.py and shipped as package data. They are loaded once and
-checked strictly, so a typo in the data fails loudly instead of silently changing a rewrite.
+The facts are hand-edited data, each entry with the source it comes from: helpers.json (every
+helper id of uapi linux/bpf.h) and kfuncs.json, shipped as package data. tools/gen_helper_table.py
+checks them against the kernel headers, BTF and source; it writes no facts. They are loaded once
+and checked strictly, so a typo in the data fails loudly instead of silently changing a rewrite.
 See docs/helper-table.md for what each field means and how to add an entry.
 """
 from __future__ import annotations
@@ -18,8 +19,7 @@ from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.opcodes import CALL, CallKind
 from bpfrewrite.model import RefKind
 
-SCHEMA_VERSION = 1
-
+SCHEMA_VERSION = 2
 
 
 class Returns(StrEnum):
@@ -75,7 +75,7 @@ class Entry:
 
 
 _FIELDS = frozenset(Entry.__dataclass_fields__)
-_TOP_KEYS = frozenset({"schema", "kind", "generated_by", "inputs", "entries"})
+_TOP_KEYS = frozenset({"schema", "kind", "about", "entries"})
 
 
 def _fail(file: str, what: str) -> BpfrewriteError:
