@@ -28,7 +28,7 @@ OBJDUMP = "llvm-objdump-19"
 def lint_once(path: Path) -> tuple[float, float, int, int, int]:
     """(read seconds, rules seconds, instructions, functions, diagnostics) of one in-process lint."""
     from bpfrewrite.elf.reader import read_object
-    from bpfrewrite.passes.rules.runner import lint_object
+    from bpfrewrite.lint.runner import lint_object
 
     t0 = time.perf_counter()
     model = read_object(path)

@@ -210,7 +210,7 @@ def test_unwritable_output_is_one_line_exit_2(out: str, tmp_path: Path) -> None:
 
 
 def test_lint_reports_a_patched_object_once_per_original(tmp_path: Path) -> None:
-    from bpfrewrite.passes.rules.runner import lint_object
+    from bpfrewrite.lint.runner import lint_object
 
     src = REPO / "testdata" / "loop.bpf.o"
     patch_object(src, tmp_path / "p.o")
@@ -245,7 +245,7 @@ LINT_OBJECTS = OBJECTS + sorted((REPO / "testdata" / "lint").glob("*.o"))
 def test_lint_and_patch_agree_on_callbacks_and_kept_calls(path: Path, tmp_path: Path) -> None:
     """callback-cannot-stop and fast-path-keeps-helper report exactly what patch does."""
     from bpfrewrite.passes.manager import AnalysisManager
-    from bpfrewrite.passes.rules.registry import RULES
+    from bpfrewrite.lint.registry import RULES
 
     obj = read_object(path)
     slot_in_function = {}

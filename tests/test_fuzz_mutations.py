@@ -47,7 +47,7 @@ def test_each_mutation_kind_changes_every_base_object() -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(which=st.integers(0, len(BASES) - 1), mutations=MUTATIONS)
 def test_structured_mutants_raise_only_user_errors_and_patch_reads_back(which, mutations) -> None:
-    from bpfrewrite.passes.rules.runner import lint_object
+    from bpfrewrite.lint.runner import lint_object
     from bpfrewrite.passes.transforms.fastpath import make_twins
 
     data = _mutant(which, mutations)

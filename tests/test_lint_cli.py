@@ -240,7 +240,7 @@ def test_one_bad_input_among_good_ones(monkeypatch, capsys, tmp_path):
 
 
 def test_sarif_for_a_real_object(monkeypatch, capsys):
-    from bpfrewrite.passes.rules.registry import RULES
+    from bpfrewrite.lint.registry import RULES
 
     monkeypatch.chdir(REPO)
     code, out, _ = lint(monkeypatch, capsys, "testdata/spin_lock.bpf.o", "--format", "sarif")
@@ -269,8 +269,8 @@ def test_list_rules_and_explain_come_from_the_registry():
     import subprocess
     import sys
 
-    from bpfrewrite.passes.rules.docs import page
-    from bpfrewrite.passes.rules.registry import RULES
+    from bpfrewrite.lint.docs import page
+    from bpfrewrite.lint.registry import RULES
 
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "bpfrewrite", "lint", *args], capture_output=True, text=True)

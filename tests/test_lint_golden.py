@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bpfrewrite.render.diagnostics import text
-from bpfrewrite.passes.rules.config import LintConfig
-from bpfrewrite.passes.rules.runner import lint_path
+from bpfrewrite.config import LintConfig
+from bpfrewrite.lint.runner import lint_path
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"

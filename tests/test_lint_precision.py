@@ -15,9 +15,9 @@ from bpfrewrite.elf.reader import read_object
 from bpfrewrite.kernel.runner import verify_object
 from bpfrewrite.patching import patch_object
 from bpfrewrite.passes.manager import AnalysisManager
-from bpfrewrite.passes.rules.config import LintConfig, load_pyproject
-from bpfrewrite.passes.rules.registry import RULES
-from bpfrewrite.passes.rules.runner import lint_object
+from bpfrewrite.config import LintConfig, load_pyproject
+from bpfrewrite.lint.registry import make_rule
+from bpfrewrite.lint.runner import lint_object
 from tests.test_rules import position, source_of
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ LOOPS = LINT / "loop_parser_bounds.bpf.o"
 def raw(obj: Path, slug: str):
     """What the rule itself returns, before the runner merges and sorts."""
     model = read_object(obj)
-    return RULES[slug]().check(model, AnalysisManager(model))
+    return make_rule(slug).check(model, AnalysisManager(model))
 
 
 @pytest.mark.parametrize("obj", [UNLOCKED, RET1, LOOPS, LINT / "failure_value_stored.bpf.o", LINT / "suppress_typo.bpf.o"],

@@ -12,7 +12,7 @@ from bpfrewrite.passes.analysis.liveness import Liveness
 from bpfrewrite.passes.analysis.cfg import CFG
 from bpfrewrite.passes.analysis.dataflow import Dataflow
 from bpfrewrite.passes.manager import AnalysisManager
-from bpfrewrite.passes.rules.registry import RULES
+from bpfrewrite.lint.registry import RULES
 from bpfrewrite.twins import TWIN_SUFFIX
 
 REPO = Path(__file__).resolve().parent.parent

@@ -154,7 +154,7 @@ def test_mutated_code_raises_only_user_errors_in_every_command(which: int, edits
     from bpfrewrite.passes.analysis.flowgraphs import flow_graphs
     from bpfrewrite.render.cfg import cfg_dot, cfg_json
     from bpfrewrite.render.listing import json_listing
-    from bpfrewrite.passes.rules.runner import lint_object
+    from bpfrewrite.lint.runner import lint_object
     from bpfrewrite.passes.transforms.fastpath import make_twins
 
     path = OBJECTS[which]

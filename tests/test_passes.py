@@ -34,7 +34,7 @@ def test_registry_names_are_unique_and_complete():
 
 
 def _rules():
-    from bpfrewrite.passes.rules.registry import RULES
+    from bpfrewrite.lint.registry import RULES
 
     return [RULES[slug] for slug in sorted(RULES)]
 
@@ -229,7 +229,7 @@ def test_undeclared_get_in_an_analysis_is_refused_even_when_cached():
 
 
 def test_undeclared_get_in_a_rule_is_refused():
-    from bpfrewrite.passes.rules.base import Rule
+    from bpfrewrite.passes.rule import Rule
 
     class NeedsLoops(Rule):
         slug = "test-needs-loops"
@@ -252,7 +252,8 @@ def _objects_with_programs():
 
 
 def test_rules_and_fastpath_transforms_declare_what_they_use_over_all_testdata(monkeypatch):
-    from bpfrewrite.passes.rules.runner import lint_object
+    from bpfrewrite.lint.registry import make_rule
+    from bpfrewrite.lint.runner import lint_object
     from bpfrewrite.passes.transforms.fastpath import make_twins
 
     paths = _objects_with_programs()
@@ -262,7 +263,7 @@ def test_rules_and_fastpath_transforms_declare_what_they_use_over_all_testdata(m
         obj = read_object(path)
         am = AnalysisManager(obj, debug=True)
         for rule_cls in _rules():
-            rule = rule_cls()
+            rule = make_rule(rule_cls.slug)
             with am.running(rule):
                 rule.check(obj, am)
         make_twins(obj, am)

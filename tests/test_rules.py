@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bpfrewrite.elf.reader import read_object
-from bpfrewrite.passes.rules.config import LintConfig
-from bpfrewrite.passes.rules.registry import RULES
-from bpfrewrite.passes.rules.runner import lint_object
+from bpfrewrite.config import LintConfig
+from bpfrewrite.lint.registry import RULES, make_rule
+from bpfrewrite.lint.runner import lint_object
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / "testdata"
@@ -172,7 +172,7 @@ def test_suppression_on_real_object():
     from bpfrewrite.passes.manager import AnalysisManager
 
     model = read_object(obj)
-    raw = {(d.rule, d.line) for slug in RULES for d in RULES[slug]().check(model, AnalysisManager(model))}
+    raw = {(d.rule, d.line) for slug in RULES for d in make_rule(slug).check(model, AnalysisManager(model))}
     assert {("spin-lock-not-terminable", slug_line), ("spin-lock-not-terminable", bare_line),
             ("fast-path-keeps-helper", bare_line), ("fast-path-keeps-helper", both_line)} <= raw
 

@@ -14,8 +14,8 @@ from conftest import BPF_CFLAGS, require_tool
 from bpfrewrite.elf.reader import read_object
 from bpfrewrite.passes.analysis.fastpath_plan import FastPathPlan
 from bpfrewrite.passes.manager import AnalysisManager
-from bpfrewrite.passes.rules.config import LintConfig
-from bpfrewrite.passes.rules.runner import lint_object
+from bpfrewrite.config import LintConfig
+from bpfrewrite.lint.runner import lint_object
 from tests.test_rules import position, source_of
 
 REPO = Path(__file__).resolve().parent.parent

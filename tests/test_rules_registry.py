@@ -5,9 +5,9 @@ import re
 from pathlib import Path
 
 from bpfrewrite.diagnostics.diagnostic import Severity
-from bpfrewrite.passes.rules.base import SECTIONS
-from bpfrewrite.passes.rules.docs import DOCS_DIR, OPTIONAL, page
-from bpfrewrite.passes.rules.registry import RULES
+from bpfrewrite.passes.rule import SECTIONS
+from bpfrewrite.lint.docs import DOCS_DIR, OPTIONAL, page
+from bpfrewrite.lint.registry import RULES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,8 +38,8 @@ def test_docstrings_have_the_fixed_sections_in_order():
 def test_every_rule_has_a_current_doc_page():
     for slug, rule in RULES.items():
         path = DOCS_DIR / f"{slug}.md"
-        assert path.is_file(), f"missing {path}; run python -m bpfrewrite.passes.rules.docs"
-        assert path.read_text() == page(rule), f"{path} is stale; run python -m bpfrewrite.passes.rules.docs"
+        assert path.is_file(), f"missing {path}; run python -m bpfrewrite.lint.docs"
+        assert path.read_text() == page(rule), f"{path} is stale; run python -m bpfrewrite.lint.docs"
     pages = {p.stem for p in DOCS_DIR.glob("*.md")}
     assert pages == set(RULES), "doc pages for rules that do not exist"
 
@@ -69,3 +69,30 @@ def test_rules_take_helper_facts_from_the_table_only():
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value != doc:
                 assert not re.search(r"\bbpf_[a-z_]+\b", node.value), (rule.slug, node.value)
+
+
+def test_passes_rules_holds_only_rules():
+    """One module per slug and nothing else: plumbing lives in bpfrewrite/lint/, shared analyses in passes/analysis/."""
+    folder = REPO / "bpfrewrite" / "passes" / "rules"
+    modules = {f"bpfrewrite.passes.rules.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"}
+    assert modules == {r.__module__ for r in RULES.values()}
+
+
+def test_suppression_rules_read_the_table_they_are_built_with():
+    """The table of rules reaches the suppression rules from whoever builds them (no import of the registry)."""
+    import pytest
+
+    from bpfrewrite.elf.reader import read_object
+    from bpfrewrite.lint.registry import make_rule
+    from bpfrewrite.passes.manager import AnalysisManager, PassError
+
+    model = read_object(REPO / "testdata" / "lint" / "suppress_typo.bpf.o")
+    invalid = RULES["invalid-suppression"]
+    found = make_rule("invalid-suppression").check(model, AnalysisManager(model))
+    assert [d.message.split(" in ")[0] for d in found] == ["unknown rule spin-lock-not-terminabel"]
+    # A table that knows the misspelt slug makes the same comment valid: the rule asks its table, not a module.
+    table = {**RULES, "spin-lock-not-terminabel": RULES["spin-lock-not-terminable"]}
+    assert invalid(None, table).check(model, AnalysisManager(model)) == []
+    # Built alone, a rule about rules says what it lacks instead of reporting against an empty table.
+    with pytest.raises(PassError, match="needs the table of rules"):
+        invalid().check(model, AnalysisManager(model))

@@ -10,9 +10,9 @@ from bpfrewrite.elf.reader import read_object
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.kernel import versions
 from bpfrewrite.kernel.table import helpers, kfuncs
-from bpfrewrite.passes.rules.calls import checked_locks
-from bpfrewrite.passes.rules.config import LintConfig, load_pyproject
-from bpfrewrite.passes.rules.runner import lint_object
+from bpfrewrite.passes.analysis.calls import checked_locks
+from bpfrewrite.config import LintConfig, load_pyproject
+from bpfrewrite.lint.runner import lint_object
 
 REPO = Path(__file__).resolve().parent.parent
 VERSIONS = REPO / "bpfrewrite" / "kernel" / "versions.json"

@@ -90,8 +90,8 @@ def register(app: typer.Typer) -> None:
 
             settings = replace(settings, target_kernel=parse_version(target_kernel))
         if extend_select is not None:
-            from bpfrewrite.passes.rules.config import validate
-            from bpfrewrite.passes.rules.registry import RULES
+            from bpfrewrite.config import validate
+            from bpfrewrite.lint.registry import RULES
 
             settings = replace(settings, extend_select=tuple(s.strip() for s in extend_select.split(",") if s.strip()))
             validate(settings, set(RULES))
@@ -121,8 +121,8 @@ def register(app: typer.Typer) -> None:
 def _rule_docs(slug: str | None) -> str:
     """The rule table (slug None), or one rule's page, as the docs/rules/ pages have it."""
     from bpfrewrite.errors import BpfrewriteError
-    from bpfrewrite.passes.rules.docs import page
-    from bpfrewrite.passes.rules.registry import RULES
+    from bpfrewrite.lint.docs import page
+    from bpfrewrite.lint.registry import RULES
 
     if slug is None:
         width = max(len(s) for s in RULES)
@@ -137,7 +137,7 @@ def _settings(files, fail_on, select, ignore, severity, cc, cflags, config):
     from dataclasses import replace
 
     from bpfrewrite.errors import BpfrewriteError
-    from bpfrewrite.passes.rules.config import (
+    from bpfrewrite.config import (
         LintConfig,
         check_fail_on,
         find_trusted_pyproject,
@@ -145,7 +145,7 @@ def _settings(files, fail_on, select, ignore, severity, cc, cflags, config):
         parse_severity_overrides,
         validate,
     )
-    from bpfrewrite.passes.rules.registry import RULES
+    from bpfrewrite.lint.registry import RULES
 
     if config is not None:
         if not config.is_file():
@@ -178,7 +178,7 @@ def _run(files: list[str], settings, jobs: int, database: dict[str, str] | None 
     import sys
     from dataclasses import replace
 
-    from bpfrewrite.passes.rules.runner import lint_path
+    from bpfrewrite.lint.runner import lint_path
 
     configs = [settings] * len(files)
     if database:
@@ -230,10 +230,9 @@ class _Progress:
 def _descriptions(settings):
     """SARIF rule descriptions for the rules that ran, from their docstrings."""
     from bpfrewrite.diagnostics.diagnostic import docs_url
+    from bpfrewrite.lint.docs import plain, unwrap
+    from bpfrewrite.lint.registry import RULES, selected
     from bpfrewrite.render.diagnostics.sarif import RuleDescription
-    from bpfrewrite.passes.rules.base import plain, unwrap
-    from bpfrewrite.passes.rules.config import selected
-    from bpfrewrite.passes.rules.registry import RULES
 
     out = []
     for slug in selected(settings, list(RULES)):

@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
 def _configured_programs(src: Path, config: Path | None) -> tuple[str, ...] | None:
     """[tool.bpfrewrite] twin-programs of --config or of the nearest pyproject.toml above src."""
     from bpfrewrite.errors import BpfrewriteError
-    from bpfrewrite.passes.rules.config import find_trusted_pyproject, load_pyproject
+    from bpfrewrite.config import find_trusted_pyproject, load_pyproject
 
     if config is not None and not config.is_file():
         raise BpfrewriteError(f"--config {config}: no such file")

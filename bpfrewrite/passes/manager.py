@@ -74,8 +74,8 @@ BUILTIN_MODULES = (
     "bpfrewrite.passes.analysis.fastpath_plan",
     "bpfrewrite.passes.analysis.return_values",
     "bpfrewrite.passes.transforms",
-    "bpfrewrite.passes.rules.calls",
-    "bpfrewrite.passes.rules.positions",
+    "bpfrewrite.passes.analysis.calls",
+    "bpfrewrite.passes.analysis.positions",
 )
 
 

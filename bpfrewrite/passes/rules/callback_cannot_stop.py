@@ -45,8 +45,8 @@ from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.passes.analysis.fastpath_plan import FastPathPlan
-from bpfrewrite.passes.rules.base import Rule
-from bpfrewrite.passes.rules.positions import where
+from bpfrewrite.passes.rule import Rule
+from bpfrewrite.passes.analysis.positions import where
 
 
 class CallbackCannotStop(Rule):

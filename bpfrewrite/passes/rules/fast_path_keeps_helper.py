@@ -38,7 +38,7 @@ import re
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.passes.analysis.fastpath_plan import FastPathPlan
-from bpfrewrite.passes.rules.base import Rule
+from bpfrewrite.passes.rule import Rule
 
 
 def short_reason(reason: str) -> str:

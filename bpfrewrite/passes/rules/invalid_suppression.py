@@ -20,8 +20,9 @@ Spell the slug as `bpfrewrite lint --list-rules` prints it, or remove the commen
 from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
-from bpfrewrite.passes.rules.base import Rule
-from bpfrewrite.passes.rules.suppressions import ALL, comment_diagnostic, suppression_comments
+from bpfrewrite.diagnostics.suppression import ALL
+from bpfrewrite.passes.analysis.suppressions import suppression_comments
+from bpfrewrite.passes.rule import Rule
 
 
 class InvalidSuppression(Rule):
@@ -33,16 +34,14 @@ class InvalidSuppression(Rule):
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at each suppression comment naming unknown slugs."""
-        from bpfrewrite.passes.rules.registry import RULES
-
         out = []
         for comment in suppression_comments(obj, am):
             if comment.slugs is ALL:
                 continue
-            unknown = sorted(s for s in comment.slugs if s not in RULES and s != "*")
+            unknown = sorted(s for s in comment.slugs if s not in self.rules and s != "*")
             if unknown:
-                out.append(comment_diagnostic(
-                    am, comment, self.slug, self.severity,
+                out.append(self.at_comment(
+                    am, comment,
                     f"unknown rule {', '.join(unknown)} in a suppression comment; use a slug from --list-rules",
                     "a misspelt slug silences nothing",
                 ))

@@ -34,8 +34,8 @@ from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.isa.opcodes import s64
 from bpfrewrite.kernel.table import Role
 from bpfrewrite.model import RefKind
-from bpfrewrite.passes.rules.base import Rule
-from bpfrewrite.passes.rules.calls import argument_defs, callback_name, calls_with_role
+from bpfrewrite.passes.rule import Rule
+from bpfrewrite.passes.analysis.calls import argument_defs, callback_name, calls_with_role
 
 # The first argument of every iterating helper says how much there is to iterate: a count
 # (bpf_loop's nr_loops) or the map walked (for_each_map_elem, user_ringbuf_drain).

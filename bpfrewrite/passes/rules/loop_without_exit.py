@@ -58,8 +58,8 @@ from bpfrewrite.passes.analysis.cfg import CFG
 from bpfrewrite.passes.analysis.dataflow import Dataflow, _walk
 from bpfrewrite.passes.analysis.fastpath_plan import FastPathPlan
 from bpfrewrite.passes.analysis.loops import Loops, jump_taken
-from bpfrewrite.passes.rules.base import Rule
-from bpfrewrite.passes.rules.calls import call_entry
+from bpfrewrite.passes.rule import Rule
+from bpfrewrite.passes.analysis.calls import call_entry
 
 
 def leaves_early(func, loop, cfg, rd, plan) -> bool:

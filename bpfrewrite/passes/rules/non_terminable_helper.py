@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.kernel.table import Role
-from bpfrewrite.passes.rules.base import Rule
-from bpfrewrite.passes.rules.calls import callback_name, calls_with_role
+from bpfrewrite.passes.rule import Rule
+from bpfrewrite.passes.analysis.calls import callback_name, calls_with_role
 
 
 _HELP = "a twin cannot skip the call once it runs"

@@ -41,9 +41,9 @@ from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.kernel.table import Returns, Role
-from bpfrewrite.passes.rules.base import Rule
+from bpfrewrite.passes.rule import Rule
 from bpfrewrite.kernel.versions import since
-from bpfrewrite.passes.rules.calls import calls_with_role, checked_locks
+from bpfrewrite.passes.analysis.calls import calls_with_role, checked_locks
 
 
 class SpinLockNotTerminable(Rule):

@@ -34,9 +34,9 @@ from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.model import RefKind
 from bpfrewrite.passes.analysis.dataflow import Dataflow
 from bpfrewrite.passes.analysis.fastpath_plan import FastPathPlan
-from bpfrewrite.passes.rules.base import Rule
-from bpfrewrite.passes.rules.calls import call_entry
-from bpfrewrite.passes.rules.positions import where
+from bpfrewrite.passes.rule import Rule
+from bpfrewrite.passes.analysis.calls import call_entry
+from bpfrewrite.passes.analysis.positions import where
 
 _ACQUIRED = {"ptr_or_null", "ptr_nonnull"}
 

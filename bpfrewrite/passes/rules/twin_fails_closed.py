@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.kernel.return_codes import fate, label
-from bpfrewrite.passes.rules.base import Rule
+from bpfrewrite.passes.rule import Rule
 from bpfrewrite.passes.verdicts import fails_closed, verdict_of
 
 

@@ -44,9 +44,9 @@ from __future__ import annotations
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.kernel.table import Returns, Role
 from bpfrewrite.passes.analysis.dataflow import Dataflow
-from bpfrewrite.passes.rules.base import Rule
-from bpfrewrite.passes.rules.calls import calls_with_role, known_calls
-from bpfrewrite.passes.rules.positions import where
+from bpfrewrite.passes.rule import Rule
+from bpfrewrite.passes.analysis.calls import calls_with_role, known_calls
+from bpfrewrite.passes.analysis.positions import where
 
 
 class UncheckedLockResult(Rule):

@@ -21,8 +21,10 @@ Remove the comment, or the slugs in it that match nothing.
 '''
 from __future__ import annotations
 
-from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
-from bpfrewrite.passes.rules.base import Rule
+from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity, display_path
+from bpfrewrite.diagnostics.suppression import ALL
+from bpfrewrite.passes.analysis.suppressions import suppression_comments
+from bpfrewrite.passes.rule import Rule
 
 
 class UnusedSuppression(Rule):
@@ -35,19 +37,34 @@ class UnusedSuppression(Rule):
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at each suppression that none of the other rules' findings on its line match."""
-        from bpfrewrite.passes.rules.registry import RULES
-        from bpfrewrite.passes.rules.suppressions import suppression_comments, unused_suppressions
         from bpfrewrite.twins import twin_names
 
         comments = suppression_comments(obj, am)
         if not comments:
             return []
         raw: list[Diagnostic] = []
-        for slug, cls in RULES.items():  # every rule, selected or not: analyses are cached by am
+        for cls in self.rules.values():  # every rule, selected or not: analyses are cached by am
             if cls is not type(self):
-                rule = cls(self.config)
+                rule = cls(self.config, self.rules)
                 with am.running(rule):
                     raw.extend(rule.check(obj, am))
         twins = twin_names(obj)
         raw = [d for d in raw if d.function not in twins]
-        return unused_suppressions(am, comments, raw, self.slug, self.severity, set(RULES))
+        fired: dict[tuple[str, int], set[str]] = {}
+        for d in raw:
+            if d.file is not None and d.line:
+                fired.setdefault((d.file, d.line), set()).add(d.rule)
+        out = []
+        for c in comments:
+            rules = fired.get((display_path(c.file), c.line), set())
+            if c.slugs is ALL or "*" in c.slugs:
+                unused = [] if rules else ["every rule"]
+            else:  # unknown slugs are invalid-suppression's
+                unused = sorted(s for s in c.slugs if s in self.rules and s not in rules)
+            if unused:
+                out.append(self.at_comment(
+                    am, c,
+                    f"suppression of {', '.join(unused)} silences nothing on this line; remove it",
+                    "a suppression that matches nothing hides the next real finding on the line",
+                ))
+        return out

@@ -4,12 +4,12 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 
+from bpfrewrite.config import LintConfig
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, display_path, merge_same_site
 from bpfrewrite.diagnostics.suppression import ABOUT_COMMENTS, drop_suppressed
 from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.lint.registry import RULES, make_rule, selected
 from bpfrewrite.twins import twin_names
-from bpfrewrite.passes.rules.config import LintConfig, selected
-from bpfrewrite.passes.rules.registry import RULES
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def lint_object(obj, config: LintConfig = LintConfig()) -> list[Diagnostic]:
     am = AnalysisManager(obj)
     diags: list[Diagnostic] = []
     for slug in selected(config, list(RULES)):
-        rule = RULES[slug](config)
+        rule = make_rule(slug, config)
         with am.running(rule):  # debug mode checks its gets against rule.requires
             diags.extend(rule.check(obj, am))
     # Twins are derived code: their findings are their originals' (reported once, on the original).

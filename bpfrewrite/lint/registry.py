@@ -1,7 +1,8 @@
 """The one reviewed table of lint rules: slug -> rule class. Slugs are public API; never reuse one."""
 from __future__ import annotations
 
-from bpfrewrite.passes.rules.base import Rule
+from bpfrewrite.config import LintConfig
+from bpfrewrite.passes.rule import Rule
 from bpfrewrite.passes.rules.callback_cannot_stop import CallbackCannotStop
 from bpfrewrite.passes.rules.fast_path_keeps_helper import FastPathKeepsHelper
 from bpfrewrite.passes.rules.invalid_suppression import InvalidSuppression
@@ -29,3 +30,15 @@ RULES: dict[str, type[Rule]] = {
     "invalid-suppression": InvalidSuppression,
     "unused-suppression": UnusedSuppression,
 }
+
+
+def make_rule(slug: str, config: LintConfig | None = None) -> Rule:
+    """The rule of slug, built for a run: with config and the table of every rule."""
+    return RULES[slug](config, RULES)
+
+
+def selected(config: LintConfig, known: list[str]) -> list[str]:
+    """The slugs that run, in registry order."""
+    on_by_default = {s for s in known if s not in RULES or RULES[s].default_enabled}
+    chosen = (set(config.select) if config.select is not None else on_by_default) | set(config.extend_select)
+    return [s for s in known if s in chosen and s not in config.ignore]

@@ -213,11 +213,3 @@ def validate(config: LintConfig, known: set[str]) -> None:
         where = f" (from {config.source})" if config.source else ""
         raise BpfrewriteError(f"unknown rule {', '.join(unknown)}{where}; known rules: {', '.join(sorted(known))}")
 
-
-def selected(config: LintConfig, known: list[str]) -> list[str]:
-    """The slugs that run, in registry order."""
-    from bpfrewrite.passes.rules.registry import RULES
-
-    on_by_default = {s for s in known if s not in RULES or RULES[s].default_enabled}
-    chosen = (set(config.select) if config.select is not None else on_by_default) | set(config.extend_select)
-    return [s for s in known if s in chosen and s not in config.ignore]

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity, at_insn
 
 if TYPE_CHECKING:
+    from bpfrewrite.config import LintConfig
     from bpfrewrite.model import Function, Object
+    from bpfrewrite.passes.analysis.suppressions import Comment
     from bpfrewrite.passes.manager import AnalysisManager
-    from bpfrewrite.passes.rules.config import LintConfig
 
 # The docstring sections every rule has, in this order (ruff's layout).
 SECTIONS = ("What it does", "Why it matters", "Example", "How to fix")
@@ -25,10 +28,22 @@ class Rule:
     default_enabled: ClassVar[bool] = True  # False: runs only when named in select / extend-select
     requires: ClassVar[frozenset] = frozenset()  # analysis names check() asks am.get for (at() needs "source-positions")
 
-    def __init__(self, config: "LintConfig | None" = None):
-        from bpfrewrite.passes.rules.config import LintConfig
+    def __init__(self, config: "LintConfig | None" = None, rules: "Mapping[str, type[Rule]] | None" = None):
+        from bpfrewrite.config import LintConfig
 
         self.config = config if config is not None else LintConfig()
+        # Every rule of the run, slug -> class, from whoever builds the rule (bpfrewrite.lint.registry):
+        # the rules about suppressions read it, and importing the table here would be a cycle.
+        self._rules = rules
+
+    @property
+    def rules(self) -> "Mapping[str, type[Rule]]":
+        """The table of every rule of this run (slug -> class), as the rule was built with."""
+        if self._rules is None:
+            from bpfrewrite.passes.manager import PassError
+
+            raise PassError(f"{self.slug} needs the table of rules: build it with bpfrewrite.lint.registry.make_rule")
+        return self._rules
 
     def check(self, obj: "Object", am: "AnalysisManager") -> list[Diagnostic]:
         """Every finding of this rule in obj, at the rule's default severity."""
@@ -37,10 +52,15 @@ class Rule:
     # ----- helpers for subclasses ----------------------------------------------------------
     def at(self, am: "AnalysisManager", func: "Function", index: int, message: str, help: str | None = None) -> Diagnostic:
         """A diagnostic of this rule at func's index-th instruction, positioned from line info."""
-        from bpfrewrite.passes.rules.positions import SourcePositions
+        from bpfrewrite.passes.analysis.positions import SourcePositions
 
         slots, positions = am.get(SourcePositions, func)
         return at_insn(am.obj, func, index, self.slug, self.severity, message, help, positions, slots)
+
+    def at_comment(self, am: "AnalysisManager", comment: "Comment", message: str, help: str | None = None) -> Diagnostic:
+        """A diagnostic of this rule at a suppression comment: its line, and its column when line info agrees."""
+        d = self.at(am, comment.func, comment.index, message, help)
+        return replace(d, line=comment.line, column=comment.column) if d.line == comment.line else d
 
     # ----- documentation -------------------------------------------------------------------
     @classmethod
@@ -59,15 +79,3 @@ class Rule:
             out[head.group(1)] = doc[head.end() : end].strip()
         return out
 
-
-def unwrap(text: str) -> str:
-    """text with the line breaks inside each paragraph removed (paragraphs stay apart, by a blank
-    line); SARIF viewers wrap text themselves."""
-    paragraphs = [" ".join(line.strip() for line in p.splitlines() if line.strip()) for p in re.split(r"\n\s*\n", text)]
-    return "\n\n".join(p for p in paragraphs if p)
-
-
-def plain(markdown: str) -> str:
-    """Markdown text flattened for SARIF's plain-text fields (code fences and backticks removed)."""
-    lines = [line for line in markdown.splitlines() if not line.startswith("```")]
-    return re.sub(r"`([^`]*)`", r"\1", "\n".join(lines)).strip()
