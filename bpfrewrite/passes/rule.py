@@ -12,6 +12,7 @@ from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity, at_insn
 if TYPE_CHECKING:
     from bpfrewrite.config import LintConfig
     from bpfrewrite.model import Function, Object
+    from bpfrewrite.passes.analysis.calls import Call
     from bpfrewrite.passes.analysis.suppressions import Comment
     from bpfrewrite.passes.manager import AnalysisManager
 
@@ -56,6 +57,10 @@ class Rule:
 
         slots, positions = am.get(SourcePositions, func)
         return at_insn(am.obj, func, index, self.slug, self.severity, message, help, positions, slots)
+
+    def at_call(self, am: "AnalysisManager", call: "Call", message: str, help: str | None = None) -> Diagnostic:
+        """A diagnostic of this rule at a helper or kfunc call."""
+        return self.at(am, call.func, call.index, message, help)
 
     def at_comment(self, am: "AnalysisManager", comment: "Comment", message: str, help: str | None = None) -> Diagnostic:
         """A diagnostic of this rule at a suppression comment: its line, and its column when line info agrees."""

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Collection, Iterator
+from typing import TYPE_CHECKING
 
-from bpfrewrite.kernel.table import Entry, Role, table_for
+from bpfrewrite.kernel.table import Entry, Returns, Role, table_for
 from bpfrewrite.model import RefKind
 from bpfrewrite.passes.manager import Analysis, register
 
@@ -51,20 +52,24 @@ def known_calls(am) -> list[Call]:
     return am.get(KnownCalls)
 
 
-def calls_with_role(am, role: Role) -> Iterator[Call]:
-    """The known calls whose entry has role."""
-    return (c for c in known_calls(am) if role in c.entry.roles)
+def has_roles(entry: Entry, roles: tuple[Role, ...], returns: Collection[Returns] | None = None) -> bool:
+    """True when entry has every one of roles and, with returns, a result of one of those kinds."""
+    return all(r in entry.roles for r in roles) and (returns is None or entry.returns in returns)
+
+
+def calls_with_role(am, *roles: Role, returns: Collection[Returns] | None = None) -> Iterator[Call]:
+    """The known calls whose entry has every one of roles (and, with returns, one of those result kinds)."""
+    return (c for c in known_calls(am) if has_roles(c.entry, roles, returns))
 
 
 def checked_locks(target=None) -> list[str]:
-    """Names of the locks whose result a program can test (role lock, int result), for advice;
-    with target (major, minor), only those that kernel has."""
+    """Names of the locks whose result a program can test (roles lock and spins, int result), for
+    advice; with target (major, minor), only those that kernel has."""
     from bpfrewrite.kernel.table import helpers, kfuncs
     from bpfrewrite.kernel.versions import available
 
     found = [e.name for e in (*helpers(), *kfuncs())
-             if Role.LOCK in e.roles and Role.SPINS in e.roles and e.returns.value == "int"
-             and (target is None or available(e.name, target))]
+             if has_roles(e, (Role.LOCK, Role.SPINS), (Returns.INT,)) and (target is None or available(e.name, target))]
     return sorted(found, key=lambda n: (len(n), n))
 
 

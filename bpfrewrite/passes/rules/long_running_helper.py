@@ -34,8 +34,8 @@ from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.isa.opcodes import s64
 from bpfrewrite.kernel.table import Role
 from bpfrewrite.model import RefKind
-from bpfrewrite.passes.rule import Rule
 from bpfrewrite.passes.analysis.calls import argument_defs, callback_name, calls_with_role
+from bpfrewrite.passes.rule import Rule
 
 # The first argument of every iterating helper says how much there is to iterate: a count
 # (bpf_loop's nr_loops) or the map walked (for_each_map_elem, user_ringbuf_drain).
@@ -85,13 +85,7 @@ class LongRunningHelper(Rule):
             who = f"callback {callback}" if callback else "its callback"
             how = bound or "a number of times set at run time"
             message = f"{call.entry.name} runs {who} {how}; make sure the program copes with it stopping early"
-            out.append(
-                self.at(
-                    am,
-                    call.func,
-                    call.index,
-                    message,
-                    help="the twin makes the callback return 1, so the iteration stops after one call",
-                )
-            )
+            out.append(self.at_call(
+                am, call, message, help="the twin makes the callback return 1, so the iteration stops after one call"
+            ))
         return out

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.kernel.table import Role
-from bpfrewrite.passes.rule import Rule
 from bpfrewrite.passes.analysis.calls import callback_name, calls_with_role
+from bpfrewrite.passes.rule import Rule
 
 
 _HELP = "a twin cannot skip the call once it runs"
@@ -53,5 +53,5 @@ class NonTerminableHelper(Rule):
             inside = f" (with its callback {callback})" if callback else ""
             message = (f"{call.entry.name} runs in the kernel{inside} and early termination cannot cut it short;"
                        f" bound its input or keep it off latency-critical paths")
-            out.append(self.at(am, call.func, call.index, message, help=_HELP))
+            out.append(self.at_call(am, call, message, help=_HELP))
         return out

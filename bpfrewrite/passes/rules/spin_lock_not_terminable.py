@@ -41,9 +41,9 @@ from __future__ import annotations
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.kernel.table import Returns, Role
-from bpfrewrite.passes.rule import Rule
 from bpfrewrite.kernel.versions import since
 from bpfrewrite.passes.analysis.calls import calls_with_role, checked_locks
+from bpfrewrite.passes.rule import Rule
 
 
 class SpinLockNotTerminable(Rule):
@@ -68,17 +68,10 @@ class SpinLockNotTerminable(Rule):
             advice = "keep the critical section short"
             help = (f"kernel {text(target)} has no lock whose result can be tested"
                     + (f"; kernel {text(newer[0])} has one" if newer else ""))
-        for call in calls_with_role(am, Role.LOCK):
-            if call.entry.returns != Returns.VOID or Role.SPINS not in call.entry.roles:
-                continue
-            out.append(
-                self.at(
-                    am,
-                    call.func,
-                    call.index,
-                    f"{call.entry.name} cannot fail, so a terminating program cannot skip the critical section;"
-                    f" {advice}",
-                    help=help,
-                )
-            )
+        for call in calls_with_role(am, Role.LOCK, Role.SPINS, returns=(Returns.VOID,)):
+            out.append(self.at_call(
+                am, call,
+                f"{call.entry.name} cannot fail, so a terminating program cannot skip the critical section; {advice}",
+                help=help,
+            ))
         return out

@@ -38,9 +38,9 @@ from __future__ import annotations
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.kernel.table import Returns, Role
 from bpfrewrite.passes.analysis.dataflow import Dataflow
-from bpfrewrite.passes.rule import Rule
 from bpfrewrite.passes.analysis.calls import calls_with_role
 from bpfrewrite.passes.analysis.positions import where
+from bpfrewrite.passes.rule import Rule
 
 _CHECKABLE = (Returns.PTR_OR_NULL, Returns.INT)
 
@@ -55,20 +55,14 @@ class UncheckedAcquireResult(Rule):
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at each acquiring call whose result reaches a use untested."""
         out = []
-        for call in calls_with_role(am, Role.ACQUIRE):
-            if call.entry.returns not in _CHECKABLE:
-                continue
+        for call in calls_with_role(am, Role.ACQUIRE, returns=_CHECKABLE):
             at = am.get(Dataflow, call.func).first_untested_use(call.index)
             if at is None:
                 continue
-            out.append(
-                self.at(
-                    am,
-                    call.func,
-                    call.index,
-                    f"the result of {call.entry.name} reaches {where(am, call.func, at)} before it is tested"
-                    f" for failure; test it right after the call and leave on failure",
-                    help="`if (!p) return ...;` right after the call",
-                )
-            )
+            out.append(self.at_call(
+                am, call,
+                f"the result of {call.entry.name} reaches {where(am, call.func, at)} before it is tested"
+                f" for failure; test it right after the call and leave on failure",
+                help="`if (!p) return ...;` right after the call",
+            ))
         return out

@@ -44,9 +44,9 @@ from __future__ import annotations
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
 from bpfrewrite.kernel.table import Returns, Role
 from bpfrewrite.passes.analysis.dataflow import Dataflow
-from bpfrewrite.passes.rule import Rule
 from bpfrewrite.passes.analysis.calls import calls_with_role, known_calls
 from bpfrewrite.passes.analysis.positions import where
+from bpfrewrite.passes.rule import Rule
 
 
 class UncheckedLockResult(Rule):
@@ -60,9 +60,7 @@ class UncheckedLockResult(Rule):
         """A diagnostic at each checked-lock call whose result some path leaves untested, and at
         each access to the locked object made before the result is tested."""
         out = []
-        for call in calls_with_role(am, Role.LOCK):
-            if call.entry.returns != Returns.INT:
-                continue
+        for call in calls_with_role(am, Role.LOCK, returns=(Returns.INT,)):
             flow = am.get(Dataflow, call.func)
             name = call.entry.name
             at = flow.first_untested_use(call.index)
@@ -78,14 +76,12 @@ class UncheckedLockResult(Rule):
                     None,
                 )
             if at is not None:
-                out.append(
-                    self.at(
-                        am, call.func, call.index,
-                        f"the result of {name} is not tested before {where(am, call.func, at)};"
-                        f" test it and skip the critical section when it is non-zero",
-                        help=f"`if ({name}(...)) return ...;` before the critical section",
-                    )
-                )
+                out.append(self.at_call(
+                    am, call,
+                    f"the result of {name} is not tested before {where(am, call.func, at)};"
+                    f" test it and skip the critical section when it is non-zero",
+                    help=f"`if ({name}(...)) return ...;` before the critical section",
+                ))
             # The verifier accepts these: the object may be written whether or not the lock was taken.
             for access in flow.accesses_before_test(call.index, 1):
                 out.append(
