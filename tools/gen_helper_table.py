@@ -386,9 +386,10 @@ def render_table(helpers: list[dict], kfuncs: list[dict]) -> str:
     """The generated part of docs/helper-table.md: counts and every entry not from the default rule."""
     curated = [e for e in helpers + kfuncs if "(default rule)" not in e["source"]]
     ids = [e["id"] for e in helpers]
+    by_rule = len(helpers) + len(kfuncs) - len(curated)
     rows = [DOCS_BEGIN, "",
             f"helpers.json: {len(helpers)} helpers (ids {min(ids)} to {max(ids)}), "
-            f"{len(helpers) - len(curated) + len(kfuncs)} of them by the default rule; "
+            f"{by_rule} of them by the default rule; "
             f"kfuncs.json: {len(kfuncs)} kfuncs.", "",
             "| name | id | returns | roles | cb | twin | r0 | reason |",
             "|---|---|---|---|---|---|---|---|"]
