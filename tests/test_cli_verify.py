@@ -97,7 +97,9 @@ def test_all_accepted_exits_0_and_shows_twin_after_original(kernel, good_obj, ca
     # The twin is listed right under its original, even though the object has `probe` between them.
     assert names == ["slow", "slow__fast", "probe"]
     # `return 2`: two instructions, no branch so no state stored; the verification time, then the return value.
-    assert lines[1].split()[:6] == ["slow", "xdp", "ACCEPTED", "2", "0", "0"] and lines[1].split()[7:9] == ["us", "2"]
+    # The verification time's unit follows the machine's load (us alone, ms on a busy machine).
+    assert lines[1].split()[:6] == ["slow", "xdp", "ACCEPTED", "2", "0", "0"]
+    assert lines[1].split()[7] in ("us", "ms") and lines[1].split()[8] == "2"
     assert lines[2].split()[:6] == ["slow__fast", "xdp", "ACCEPTED", "2", "0", "0"] and lines[2].split()[8] == "1"
     assert "(twin of slow, " in lines[2] and ("x faster" in lines[2] or "x slower" in lines[2])
     assert "test run not supported for kprobe" in out
