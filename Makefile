@@ -23,8 +23,9 @@ python-deps:
 
 deps: system-deps python-deps
 
-# Some tests compile C against the running kernel's vmlinux.h (generated, not checked in).
-test: deps testdata/include/vmlinux.h
+# Some tests compile C against the running kernel's vmlinux.h (generated, not checked in);
+# the helper table's checker reads the kernel source the table cites (linux-source).
+test: deps linux-source testdata/include/vmlinux.h
 	$(PYTHON) -m pytest -q
 
 # The main job on the shipped example: lint it, write its fast-path twin, prove both on the kernel.
