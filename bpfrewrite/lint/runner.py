@@ -9,7 +9,7 @@ from bpfrewrite.diagnostics.diagnostic import Diagnostic, display_path, merge_sa
 from bpfrewrite.diagnostics.suppression import ABOUT_COMMENTS, drop_suppressed
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.lint.registry import RULES, make_rule, selected
-from bpfrewrite.twins import twin_names
+from bpfrewrite.passes.rule import run_rules
 
 
 @dataclass(frozen=True)
@@ -26,15 +26,8 @@ def lint_object(obj, config: LintConfig = LintConfig()) -> list[Diagnostic]:
     """The diagnostics of the selected rules on a parsed object: overridden, unsuppressed, sorted."""
     from bpfrewrite.passes.manager import AnalysisManager
 
-    am = AnalysisManager(obj)
-    diags: list[Diagnostic] = []
-    for slug in selected(config, list(RULES)):
-        rule = make_rule(slug, config)
-        with am.running(rule):  # debug mode checks its gets against rule.requires
-            diags.extend(rule.check(obj, am))
-    # Twins are derived code: their findings are their originals' (reported once, on the original).
-    twins = twin_names(obj)
-    diags = [d for d in diags if d.function not in twins]
+    rules = [make_rule(slug, config) for slug in selected(config, list(RULES))]
+    diags = run_rules(rules, obj, AnalysisManager(obj))
     diags = [d.with_severity(config.severity[d.rule]) if d.rule in config.severity else d for d in diags]
     return merge_same_site(drop_suppressed(diags), ABOUT_COMMENTS)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
@@ -84,3 +84,15 @@ class Rule:
             out[head.group(1)] = doc[head.end() : end].strip()
         return out
 
+
+def run_rules(rules: Iterable[Rule], obj: "Object", am: "AnalysisManager") -> list[Diagnostic]:
+    """The findings of rules on obj, each rule running under am (debug mode checks its gets), except
+    those in twins: a twin is derived code, its findings are its original's (reported once, there)."""
+    from bpfrewrite.twins import twin_names
+
+    diags: list[Diagnostic] = []
+    for rule in rules:
+        with am.running(rule):
+            diags.extend(rule.check(obj, am))
+    twins = twin_names(obj)
+    return [d for d in diags if d.function not in twins]

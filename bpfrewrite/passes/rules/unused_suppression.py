@@ -24,7 +24,7 @@ from __future__ import annotations
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity, display_path
 from bpfrewrite.diagnostics.suppression import ALL
 from bpfrewrite.passes.analysis.suppressions import suppression_comments
-from bpfrewrite.passes.rule import Rule
+from bpfrewrite.passes.rule import Rule, run_rules
 
 
 class UnusedSuppression(Rule):
@@ -37,19 +37,12 @@ class UnusedSuppression(Rule):
 
     def check(self, obj, am) -> list[Diagnostic]:
         """A diagnostic at each suppression that none of the other rules' findings on its line match."""
-        from bpfrewrite.twins import twin_names
-
         comments = suppression_comments(obj, am)
         if not comments:
             return []
-        raw: list[Diagnostic] = []
-        for cls in self.rules.values():  # every rule, selected or not: analyses are cached by am
-            if cls is not type(self):
-                rule = cls(self.config, self.rules)
-                with am.running(rule):
-                    raw.extend(rule.check(obj, am))
-        twins = twin_names(obj)
-        raw = [d for d in raw if d.function not in twins]
+        # Every other rule, selected or not (analyses are cached by am), as the runner runs them.
+        others = (cls(self.config, self.rules) for cls in self.rules.values() if cls is not type(self))
+        raw = run_rules(others, obj, am)
         fired: dict[tuple[str, int], set[str]] = {}
         for d in raw:
             if d.file is not None and d.line:
