@@ -8,6 +8,12 @@ TESTDATA_SRC := $(wildcard testdata/src/*.bpf.c)
 TESTDATA_OBJ := $(patsubst testdata/src/%.bpf.c,testdata/%.bpf.o,$(TESTDATA_SRC))
 LINT_SRC := $(wildcard testdata/lint/src/*.bpf.c)
 LINT_OBJ := $(patsubst testdata/lint/src/%.bpf.c,testdata/lint/%.bpf.o,$(LINT_SRC))
+# Big-endian (-target bpfeb) builds of some of the same sources: BTF, .BTF.ext, maps, global data,
+# subprograms, bpf_loop callbacks, kfuncs, CO-RE, a tail call, and code whose constants follow the
+# byte order (sk_lookup, global_data).
+EB_NAMES := loop subprogs shared_callback may_goto_callback ringbuf global_data tail_call spin_lock \
+	res_spin_lock_checked core_kprobe sk_lookup two_progs_one_section
+EB_OBJ := $(patsubst %,testdata/eb/%.bpf.o,$(EB_NAMES))
 
 .PHONY: deps system-deps python-deps test demo testdata bench corpus realworld clean linux-source pyperf huge bench-large
 
@@ -36,7 +42,7 @@ demo: deps
 	bpfrewrite verify build/loop.fast.o --run --repeat 5
 
 # Every checked-in object: the corpus, the linter's fixtures and the assembler catalogue.
-testdata: $(TESTDATA_OBJ) $(LINT_OBJ) testdata/asm/all_insns.o
+testdata: $(TESTDATA_OBJ) $(LINT_OBJ) $(EB_OBJ) testdata/asm/all_insns.o
 
 # vmlinux.h comes from the running kernel and is not checked in (testdata/include/.gitignore);
 # it is generated once, when missing. The prefix map keeps the checkout path out of DWARF so
@@ -51,6 +57,10 @@ testdata/include/vmlinux.h: | system-deps
 
 testdata/%.bpf.o: testdata/src/%.bpf.c $(filter-out testdata/include/vmlinux.h,$(TESTDATA_HEADERS)) | testdata/include/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $< -o $@
+
+testdata/eb/%.bpf.o: testdata/src/%.bpf.c $(filter-out testdata/include/vmlinux.h,$(TESTDATA_HEADERS)) | testdata/include/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -target bpfeb -fdebug-prefix-map=$(CURDIR)=. -c $< -o $@
 
 testdata/lint/%.bpf.o: testdata/lint/src/%.bpf.c $(filter-out testdata/include/vmlinux.h,$(TESTDATA_HEADERS)) | testdata/include/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $< -o $@

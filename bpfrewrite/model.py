@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
+from bpfrewrite.byteorder import LITTLE
 from bpfrewrite.isa.opcodes import LD_IMM64
 
 if TYPE_CHECKING:
@@ -202,6 +203,9 @@ class Object:
     # Relocation sections are decoded onto instructions for exec sections; these keep the
     # rest (e.g. .rel.debug_*, .rel.BTF.ext) as section name -> [(offset, rtype, symbol)].
     other_relocations: dict[str, list[tuple[int, int, Symbol]]] = field(default_factory=dict)
+    # "little" (bpfel) or "big" (bpfeb), from the ELF header: the order every multi-byte field
+    # is read and written in (instructions, relocations, symbols, BTF, BTF.ext).
+    byte_order: str = LITTLE
 
     @property
     def programs(self) -> list[Function]:

@@ -30,25 +30,27 @@ def one(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> In
 
 # --- round trips ------------------------------------------------------------------------------
 
-def _exec_sections() -> list[tuple[str, bytes]]:
+def _exec_sections() -> list[tuple[str, bytes, str]]:
     found = []
     for path in sorted(p for p in TESTDATA.rglob("*.o") if p.parent.name != "repro"):  # repro/: corrupt on purpose
         with open(path, "rb") as fh:
-            for s in ELFFile(fh).iter_sections():
+            elf = ELFFile(fh)
+            order = "little" if elf.little_endian else "big"  # testdata/eb/ holds bpfeb objects
+            for s in elf.iter_sections():
                 if s["sh_flags"] & SH_FLAGS.SHF_EXECINSTR and s["sh_type"] == "SHT_PROGBITS":
-                    found.append((f"{path.relative_to(TESTDATA)}:{s.name}", s.data()))
+                    found.append((f"{path.relative_to(TESTDATA)}:{s.name}", s.data(), order))
     return found
 
 
-@pytest.mark.parametrize("name,data", _exec_sections(), ids=[n for n, _ in _exec_sections()])
-def test_round_trip_testdata_sections(name: str, data: bytes) -> None:
-    insns = decode(data)
-    assert encode(insns) == data
+@pytest.mark.parametrize("name,data,order", _exec_sections(), ids=[n for n, _, _ in _exec_sections()])
+def test_round_trip_testdata_sections(name: str, data: bytes, order: str) -> None:
+    insns = decode(data, order)
+    assert encode(insns, order) == data
     assert sum(i.width for i in insns) * 8 == len(data)
 
 
 def test_testdata_has_code() -> None:
-    assert any(data for _, data in _exec_sections()), "no executable section under testdata/"
+    assert any(data for _, data, _ in _exec_sections()), "no executable section under testdata/"
 
 
 def _never_truncated(data: bytes) -> bool:

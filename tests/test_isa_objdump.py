@@ -67,16 +67,23 @@ def exec_sections(path: Path) -> dict[str, bytes]:
         }
 
 
+def byte_order(path: Path) -> str:
+    """The ELF's byte order, as bpfrewrite.isa.decode takes it."""
+    with open(path, "rb") as fh:
+        return "little" if ELFFile(fh).little_endian else "big"
+
+
 def compare(path: Path) -> int:
     """Assert our text equals objdump's for every instruction of path; return how many were compared."""
     oracle = objdump_text(path)
+    order = byte_order(path)
     count = 0
     for name, data in exec_sections(path).items():
         if not data:
             continue  # objdump prints nothing for an empty section
         expected = oracle.get(name)
         assert expected is not None, f"{path}: objdump printed no section {name}"
-        insns = list(iter_slots(decode(data)))
+        insns = list(iter_slots(decode(data, order)))
         ours = {slot: insn.text() for _, slot, insn in insns}
         mismatches = [
             (slot, data[slot * 8 : slot * 8 + 16].hex(" "), text, expected.get(slot))

@@ -219,7 +219,7 @@ def _elf_header(ei_class=2, ei_data=1, e_type=1, e_machine=247) -> bytes:
         (b"", "empty file"),
         (random.Random(0).randbytes(256), "not an ELF file"),
         (_elf_header(e_machine=62), "not a BPF object"),
-        (_elf_header(ei_data=2), "little-endian"),
+        ((TESTDATA / "eb" / "loop.bpf.o").read_bytes(), r"big-endian \(bpfeb\) object; this little-endian machine cannot load"),
         (_elf_header(ei_class=1), "64-bit"),
         (_elf_header(e_type=2), "not a relocatable"),
     ],

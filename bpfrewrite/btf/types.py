@@ -1,8 +1,9 @@
 """The .BTF section: type descriptors and strings, parsed into dataclasses and written back exactly.
 
 Layout per the kernel's uapi linux/btf.h: a header, a type section of `struct btf_type` records each
-followed by kind-specific data, and a string section. Little-endian only (BPF objects built for
-bpfel; a big-endian .BTF is refused rather than misread).
+followed by kind-specific data, and a string section. Either byte order: the magic 0xeB9F says
+which (bpfel objects and the kernel's own BTF on x86 are little-endian, bpfeb objects big-endian),
+and the section is written back in the order it was read.
 """
 from __future__ import annotations
 
@@ -12,17 +13,21 @@ from enum import IntEnum
 from typing import NamedTuple
 
 from bpfrewrite.btf.strings import StringTable
+from bpfrewrite.byteorder import BIG, LITTLE, layout
 from bpfrewrite.errors import BpfrewriteError
 
 BTF_MAGIC = 0xEB9F
 BTF_VERSION = 1
 
-_HEADER = struct.Struct("<HBBIIIII")  # magic, version, flags, hdr_len, type_off, type_len, str_off, str_len
-_TYPE = struct.Struct("<III")  # name_off, info, size_or_type
-_U32 = struct.Struct("<I")
-_S32 = struct.Struct("<i")
-_TRIPLE = struct.Struct("<III")  # btf_array, btf_member, btf_var_secinfo, btf_enum64
-_PAIR = struct.Struct("<II")  # btf_enum (value read as u32, sign applied by kflag), btf_param
+# Each layout in both byte orders ({order: Struct}).
+_HEADER = layout("HBBIIIII")  # magic, version, flags, hdr_len, type_off, type_len, str_off, str_len
+_TYPE = layout("III")  # name_off, info, size_or_type
+_U32 = layout("I")
+_S32 = layout("i")
+_TRIPLE = layout("III")  # btf_array, btf_member, btf_var_secinfo, btf_enum64
+_PAIR = layout("II")  # btf_enum (value read as u32, sign applied by kflag), btf_param
+_HEADER_SIZE = _HEADER[LITTLE].size
+_LAYOUTS = (_TYPE, _U32, _S32, _TRIPLE, _PAIR)  # as _encode_type unpacks them
 
 # info bits the kernel defines: vlen 0-15, kind 24-28, kind_flag 31. The rest is kept verbatim.
 _INFO_KNOWN_MASK = 0x9F00FFFF
@@ -155,14 +160,21 @@ def _fail(msg: str) -> BpfrewriteError:
     return BpfrewriteError(f".BTF: {msg}")
 
 
-class _Reader:
-    """Bounds-checked little-endian reads over the type section."""
+def magic_order(data: bytes) -> str | None:
+    """The byte order a BTF or BTF.ext section is in, from its magic (0xeB9F); None for a bad magic."""
+    return {b"\x9f\xeb": LITTLE, b"\xeb\x9f": BIG}.get(bytes(data[:2]))
 
-    def __init__(self, data: bytes) -> None:
+
+class _Reader:
+    """Bounds-checked reads over the type section, in its byte order."""
+
+    def __init__(self, data: bytes, order: str) -> None:
         self.data = data
         self.pos = 0
+        self.order = order
 
-    def take(self, fmt: struct.Struct, what: str) -> tuple:
+    def take(self, layouts: dict[str, struct.Struct], what: str) -> tuple:
+        fmt = layouts[self.order]
         if self.pos + fmt.size > len(self.data):
             raise _fail(f"type section ends inside {what} at byte {self.pos}")
         values = fmt.unpack_from(self.data, self.pos)
@@ -224,39 +236,40 @@ def _list_len(t: BtfType) -> int | None:
     return None
 
 
-def _encode_type(t: BtfType, out: bytearray) -> None:
+def _encode_type(t: BtfType, out: bytearray, order: str) -> None:
     n = _list_len(t)
     vlen = t.vlen if n is None else n
     if vlen > 0xFFFF:
         raise _fail(f"{t.kind.name} type {t.name!r} has {vlen} entries, more than BTF allows (65535)")
+    typ, u32, s32, triple, pair = (f[order] for f in _LAYOUTS)
     info = vlen | (t.info_extra & ~_INFO_KNOWN_MASK) | (int(t.kind) << 24) | ((t.kflag & 1) << 31)
-    out += _TYPE.pack(t.name_off, info, t.size_or_type)
+    out += typ.pack(t.name_off, info, t.size_or_type)
     if t.kind == BtfKind.INT:
-        out += _U32.pack(t.int_encoding)
+        out += u32.pack(t.int_encoding)
     elif t.kind == BtfKind.ARRAY:
         if t.array is None:
             raise _fail(f"ARRAY type {t.name!r} has no array data")
-        out += _TRIPLE.pack(*t.array)
+        out += triple.pack(*t.array)
     elif t.kind in (BtfKind.STRUCT, BtfKind.UNION):
         for m in t.members:
-            out += _TRIPLE.pack(*m)
+            out += triple.pack(*m)
     elif t.kind == BtfKind.ENUM:
         for e in t.enum_values:
-            out += _PAIR.pack(e.name_off, e.value & 0xFFFFFFFF)
+            out += pair.pack(e.name_off, e.value & 0xFFFFFFFF)
     elif t.kind == BtfKind.ENUM64:
         for e in t.enum_values:
             v = e.value & 0xFFFFFFFFFFFFFFFF
-            out += _TRIPLE.pack(e.name_off, v & 0xFFFFFFFF, v >> 32)
+            out += triple.pack(e.name_off, v & 0xFFFFFFFF, v >> 32)
     elif t.kind == BtfKind.FUNC_PROTO:
         for p in t.params:
-            out += _PAIR.pack(*p)
+            out += pair.pack(*p)
     elif t.kind == BtfKind.VAR:
-        out += _U32.pack(t.linkage)
+        out += u32.pack(t.linkage)
     elif t.kind == BtfKind.DATASEC:
         for v in t.datasec_vars:
-            out += _TRIPLE.pack(*v)
+            out += triple.pack(*v)
     elif t.kind == BtfKind.DECL_TAG:
-        out += _S32.pack(t.component_idx)
+        out += s32.pack(t.component_idx)
 
 
 def _type_refs(t: BtfType) -> list[int]:
@@ -280,11 +293,12 @@ class BTF:
     """A parsed .BTF section: types[id] for every type id (0 is VOID) and the string table."""
 
     def __init__(self, types: list[BtfType] | None = None, strings: StringTable | None = None,
-                 flags: int = 0, header_extra: bytes = b"") -> None:
+                 flags: int = 0, header_extra: bytes = b"", byte_order: str = LITTLE) -> None:
         """Build BTF from types (index 0 must be VOID) and strings; empty BTF by default."""
         self.types: list[BtfType] = types if types is not None else [BtfType(BtfKind.VOID)]
         self.strings: StringTable = strings if strings is not None else StringTable()
         self.flags = flags
+        self.byte_order = byte_order  # as read (the magic says); serialize() writes this order
         self.header_extra = header_extra  # header bytes past the fields we know (hdr_len > 24)
         # Set by parse() for inputs whose sections are not laid out header|types|strings.
         self._odd_layout: tuple[bytes, bytes, bytes] | None = None
@@ -293,16 +307,15 @@ class BTF:
     def parse(cls, data: bytes) -> "BTF":
         """Parse the contents of a .BTF section."""
         data = bytes(data)
-        if len(data) < _HEADER.size:
-            raise _fail(f"section is {len(data)} bytes, too short for the {_HEADER.size}-byte header")
-        magic, version, flags, hdr_len, type_off, type_len, str_off, str_len = _HEADER.unpack_from(data)
-        if magic == 0x9FEB:
-            raise _fail("big-endian BTF is not supported (object built for bpfeb?)")
-        if magic != BTF_MAGIC:
-            raise _fail(f"bad magic 0x{magic:04x} (expected 0x{BTF_MAGIC:04x})")
+        if len(data) < _HEADER_SIZE:
+            raise _fail(f"section is {len(data)} bytes, too short for the {_HEADER_SIZE}-byte header")
+        order = magic_order(data)
+        if order is None:
+            raise _fail(f"bad magic 0x{int.from_bytes(data[:2], 'little'):04x} (expected 0x{BTF_MAGIC:04x})")
+        magic, version, flags, hdr_len, type_off, type_len, str_off, str_len = _HEADER[order].unpack_from(data)
         if version != BTF_VERSION:
             raise _fail(f"unsupported version {version} (expected {BTF_VERSION})")
-        if hdr_len < _HEADER.size or hdr_len > len(data):
+        if hdr_len < _HEADER_SIZE or hdr_len > len(data):
             raise _fail(f"header length {hdr_len} is invalid for a {len(data)}-byte section")
         body = data[hdr_len:]
         for what, off, length in (("type", type_off, type_len), ("string", str_off, str_len)):
@@ -318,8 +331,8 @@ class BTF:
             strings = StringTable(str_bytes)
         except BpfrewriteError as e:
             raise _fail(str(e)) from None
-        btf = cls(strings=strings, flags=flags, header_extra=data[_HEADER.size:hdr_len])
-        reader = _Reader(type_bytes)
+        btf = cls(strings=strings, flags=flags, header_extra=data[_HEADER_SIZE:hdr_len], byte_order=order)
+        reader = _Reader(type_bytes, order)
         while reader.pos < len(type_bytes):
             btf.types.append(_decode_type(reader, len(btf.types)))
         btf._check_references()
@@ -340,24 +353,28 @@ class BTF:
                 if ref >= count:
                     raise _fail(f"{t.kind.name} type {type_id} refers to type {ref}, but there are only {count}")
 
-    def _encode_types(self) -> bytes:
+    def _encode_types(self, order: str) -> bytes:
         out = bytearray()
         for t in self.types[1:]:
-            _encode_type(t, out)
+            _encode_type(t, out, order)
         return bytes(out)
 
-    def serialize(self) -> bytes:
-        """The .BTF section bytes: header, types, strings (identical to the input when unchanged)."""
+    def serialize(self, byte_order: str | None = None) -> bytes:
+        """The .BTF section bytes: header, types, strings (identical to the input when unchanged).
+
+        In byte_order ("little" or "big"), by default the order it was read in.
+        """
+        order = self.byte_order if byte_order is None else byte_order
         self._check_references()
-        type_bytes = self._encode_types()
+        type_bytes = self._encode_types(order)
         str_bytes = self.strings.to_bytes()
         if self._odd_layout is not None:
             raw, old_types, old_strings = self._odd_layout
-            if type_bytes == old_types and str_bytes == old_strings:
+            if type_bytes == old_types and str_bytes == old_strings and order == self.byte_order:
                 return raw  # keeps the input's gaps and section order, which we have no reason to change
-        hdr_len = _HEADER.size + len(self.header_extra)
-        header = _HEADER.pack(BTF_MAGIC, BTF_VERSION, self.flags, hdr_len,
-                              0, len(type_bytes), len(type_bytes), len(str_bytes))
+        hdr_len = _HEADER_SIZE + len(self.header_extra)
+        header = _HEADER[order].pack(BTF_MAGIC, BTF_VERSION, self.flags, hdr_len,
+                                     0, len(type_bytes), len(type_bytes), len(str_bytes))
         return header + self.header_extra + type_bytes + str_bytes
 
     def add_type(self, t: BtfType) -> int:

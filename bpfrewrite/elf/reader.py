@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 from pathlib import Path
 
+from bpfrewrite.byteorder import ELF_DATA, layout, target
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.opcodes import CALL, CallKind
 from bpfrewrite.model import (
@@ -43,7 +43,9 @@ R_BPF_64_NODYLD32 = 4
 R_BPF_64_32 = 10
 
 _DATA_PREFIXES = (".data", ".rodata", ".bss")
-_LEGACY_MAP_DEF = struct.Struct("<5I")  # struct bpf_map_def: type, key, value, max_entries, flags
+_LEGACY_MAP_DEF = layout("5I")  # struct bpf_map_def: type, key, value, max_entries, flags
+_REL = layout("QQ")  # Elf64_Rel: r_offset, r_info
+_ELF_ORDER = {value: order for order, value in ELF_DATA.items()}
 
 
 def read_object(path: str | os.PathLike) -> Object:
@@ -53,9 +55,9 @@ def read_object(path: str | os.PathLike) -> Object:
 
 def parse_object(data: bytes, path: str) -> Object:
     """Parse the bytes of a BPF object (path names it in messages); raise BpfrewriteError on bad input."""
-    _check_header(data, str(path))
+    order = _check_header(data, str(path))
     try:
-        return _build(str(path), data)
+        return _build(str(path), data, order)
     except BpfrewriteError as exc:
         if str(exc).startswith(f"{path}:"):
             raise
@@ -68,7 +70,8 @@ def _read_bytes(path: Path) -> bytes:
     return read_input(path, "a BPF object file")
 
 
-def _check_header(data: bytes, path: str) -> None:
+def _check_header(data: bytes, path: str) -> str:
+    """Refuse what is not a 64-bit relocatable BPF ELF; return its byte order."""
     if len(data) == 0:
         raise BpfrewriteError(f"{path}: empty file, expected a BPF object")
     if data[:4] != b"\x7fELF":
@@ -77,17 +80,16 @@ def _check_header(data: bytes, path: str) -> None:
         raise BpfrewriteError(f"{path}: truncated ELF header")
     if data[4] != 2:
         raise BpfrewriteError(f"{path}: a 32-bit ELF; BPF objects are 64-bit ELF")
-    if data[5] == 2:
-        machine = struct.unpack_from(">H", data, 18)[0]
-        what = "a big-endian BPF object" if machine == EM_BPF else "a big-endian ELF"
-        raise BpfrewriteError(f"{path}: {what}; only little-endian (bpfel) objects are supported")
-    if data[5] != 1:
+    order = _ELF_ORDER.get(data[5])
+    if order is None:
         raise BpfrewriteError(f"{path}: unknown ELF data encoding {data[5]}")
-    e_type, machine = struct.unpack_from("<HH", data, 16)
+    e_type = int.from_bytes(data[16:18], order)  # type: ignore[arg-type]
+    machine = int.from_bytes(data[18:20], order)  # type: ignore[arg-type]
     if machine != EM_BPF:
         raise BpfrewriteError(f"{path}: not a BPF object (ELF machine {machine}, expected {EM_BPF})")
     if e_type != ET_REL:
         raise BpfrewriteError(f"{path}: not a relocatable object (ELF type {e_type}); pass clang's .o")
+    return order
 
 
 def _elf_layer(data: bytes) -> tuple[dict, list[Section], list[Symbol]]:
@@ -152,9 +154,9 @@ def _check_unique_sections(sections: list[Section]) -> None:
             seen.add(sec.name)
 
 
-def _build(path: str, data: bytes) -> Object:
+def _build(path: str, data: bytes, order: str) -> Object:
     header, sections, symbols = _elf_layer(data)
-    obj = Object(path=path, elf_header=header, sections=sections, symbols=symbols, functions=[])
+    obj = Object(path=path, elf_header=header, sections=sections, symbols=symbols, functions=[], byte_order=order)
     _decode_code(obj)
     obj.functions = _functions(obj)
     _parse_btf(obj)
@@ -241,7 +243,7 @@ def _decode_code(obj: Object) -> None:
     for sec in obj.sections:
         if sec.is_exec and sec.type != SHT_NOBITS:
             try:
-                sec.insns = decode(sec.data)
+                sec.insns = decode(sec.data, obj.byte_order)
             except BpfrewriteError as exc:
                 raise BpfrewriteError(f"section {sec.name!r}: {exc}") from None
             _link_branches(sec)
@@ -367,7 +369,7 @@ def _rel_entries(obj: Object, rel_sec: Section) -> list[tuple[int, int, Symbol]]
     if rel_sec.entsize not in (0, 16) or len(rel_sec.data) % 16:
         raise BpfrewriteError(f"{rel_sec.name}: bad relocation entry size")
     out = []
-    for offset, info in struct.iter_unpack("<QQ", rel_sec.data):
+    for offset, info in _REL[obj.byte_order].iter_unpack(rel_sec.data):
         sym_index, rtype = info >> 32, info & 0xFFFFFFFF
         if sym_index >= len(obj.symbols):
             raise BpfrewriteError(f"{rel_sec.name}: relocation names symbol {sym_index}, which does not exist")
@@ -464,9 +466,19 @@ def _parse_btf(obj: Object) -> None:
     # The BTF codecs' errors already name their section (".BTF: ...", ".BTF.ext: ...").
     if sec is not None:
         obj.btf = BTF.parse(sec.data)
+        _check_order(obj, ".BTF", obj.btf.byte_order)
     ext = obj.section(".BTF.ext")
     if ext is not None and obj.btf is not None:
         obj.btf_ext = BTFExt.parse(ext.data, obj.btf)
+        _check_order(obj, ".BTF.ext", obj.btf_ext.byte_order)
+
+
+def _check_order(obj: Object, name: str, order: str) -> None:
+    # Each BTF section says its own byte order (its magic); one that disagrees with the ELF header
+    # is not an object clang or libbpf's linker writes, and would be written back wrong.
+    if order != obj.byte_order:
+        raise BpfrewriteError(f"{name} is {order}-endian ({target(order)}) but the ELF header says "
+                              f"{obj.byte_order}-endian ({target(obj.byte_order)}): a mixed-order object")
 
 
 def _attach_btf_ext(obj: Object) -> None:
@@ -536,8 +548,8 @@ def _maps(obj: Object) -> list[Map]:
     if legacy is not None:
         for sym in obj.symbols:
             if sym.shndx == legacy.index and sym.type != STT_SECTION and sym.name:
-                if sym.value + _LEGACY_MAP_DEF.size > len(legacy.data):
+                if sym.value + _LEGACY_MAP_DEF[obj.byte_order].size > len(legacy.data):
                     raise BpfrewriteError(f"legacy map {sym.name!r} runs past the end of section 'maps'")
-                mtype, ksize, vsize, entries, flags = _LEGACY_MAP_DEF.unpack_from(legacy.data, sym.value)
+                mtype, ksize, vsize, entries, flags = _LEGACY_MAP_DEF[obj.byte_order].unpack_from(legacy.data, sym.value)
                 out.append(Map(sym.name, "maps", mtype, ksize, vsize, entries, flags))
     return out

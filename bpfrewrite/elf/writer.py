@@ -13,8 +13,8 @@ true for them, and twins have none.
 from __future__ import annotations
 
 import os
-import struct
 
+from bpfrewrite.byteorder import ELF_DATA, LITTLE, layout
 from bpfrewrite.elf.reader import NAME_ENCODING, NAME_ERRORS
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.opcodes import GOTOL
@@ -33,10 +33,12 @@ R_BPF_64_NODYLD32 = 4
 SHN_LORESERVE = 0xFF00
 SHN_XINDEX = 0xFFFF
 
-_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
-_SHDR = struct.Struct("<IIQQQQIIQQ")
-_SYM = struct.Struct("<IBBHQQ")
-_REL = struct.Struct("<QQ")
+# ELF64 structures in both byte orders; the object is written in obj.byte_order (its input's).
+_EHDR = layout("16sHHIQQQIHHHHHH")
+_SHDR = layout("IIQQQQIIQQ")
+_SYM = layout("IBBHQQ")
+_REL = layout("QQ")
+_REL_SIZE = _REL[LITTLE].size
 
 
 def write_object(obj: Object, path: str | os.PathLike, data: bytes | None = None) -> None:
@@ -54,6 +56,8 @@ def serialize(obj: Object) -> bytes:
 class _Writer:
     def __init__(self, obj: Object):
         self.obj = obj
+        order = self.order = obj.byte_order
+        self.ehdr, self.shdr, self.sym, self.rel = _EHDR[order], _SHDR[order], _SYM[order], _REL[order]
         # Fresh, not Section.slots()'s cache: what is written must follow the instructions as they are.
         self.slots = {s.index: slot_offsets(s.insns) for s in obj.exec_sections()}
         self.data: dict[int, bytes] = {}
@@ -75,7 +79,7 @@ class _Writer:
                 self.data[sec.index] = self._remapped_relocations(sec, sym_index)
         self._btf_ext(sym_index)  # before .BTF: it may add section names to the BTF strings
         if obj.btf is not None and obj.section(".BTF") is not None:
-            self.data[obj.section(".BTF").index] = obj.btf.serialize()
+            self.data[obj.section(".BTF").index] = obj.btf.serialize(self.order)
         for sec in self.sections:
             if sec.type == SHT_LLVM_ADDRSIG:
                 self.data[sec.index] = self._addrsig(sec, sym_index)
@@ -141,7 +145,7 @@ class _Writer:
             if s.name_off is None and s.shndx >= SHN_LORESERVE:
                 raise BpfrewriteError(f"symbol {s.name!r} would be in section number {s.shndx}: symbols in sections "
                                       f"past {SHN_LORESERVE - 1} need SHT_SYMTAB_SHNDX, which bpfrewrite does not write")
-            out += _SYM.pack(name_off, info, s.other, s.shndx, s.value, s.size)
+            out += self.sym.pack(name_off, info, s.other, s.shndx, s.value, s.size)
         return bytes(out)
 
     # -- code and its relocations --------------------------------------------------------------
@@ -155,7 +159,7 @@ class _Writer:
                 insn.imm = self._call_imm(sec, slots[i], insn)
             if insn.target is not None:
                 self._branch_offset(sec, slots[i], insn, slot_of)
-            out += insn.encode()
+            out += insn.encode(self.order)
         return bytes(out)
 
     def _branch_offset(self, sec: Section, slot: int, insn, slot_of: dict[int, int]) -> None:
@@ -191,7 +195,7 @@ class _Writer:
         symtab = next(s for s in self.sections if s.type == SHT_SYMTAB)
         new = Section(
             index=len(self.sections), name=".rel" + code.name, type=SHT_REL, flags=SHF_INFO_LINK,
-            data=b"", link=symtab.index, info=code.index, addralign=8, entsize=_REL.size, size=0,
+            data=b"", link=symtab.index, info=code.index, addralign=8, entsize=_REL_SIZE, size=0,
         )
         self.sections.append(new)
         return new
@@ -202,14 +206,14 @@ class _Writer:
             for slot, insn in zip(self.slots[sec.index], sec.insns or ()):
                 reloc = insn.ref.reloc if insn.ref is not None else None
                 if reloc is not None:
-                    entries.append(_REL.pack(slot * INSN_SIZE, sym_index[id(reloc.symbol)] << 32 | reloc.rtype))
+                    entries.append(self.rel.pack(slot * INSN_SIZE, sym_index[id(reloc.symbol)] << 32 | reloc.rtype))
             has_rel = any(s.type == SHT_REL and s.info == sec.index for s in self.sections)
             if entries or has_rel:
                 self.data[self._rel_section_for(sec).index] = b"".join(entries)
 
     def _remapped_relocations(self, sec: Section, sym_index: dict[int, int]) -> bytes:
         return b"".join(
-            _REL.pack(off, sym_index[id(sym)] << 32 | rtype) for off, rtype, sym in self.obj.other_relocations[sec.name]
+            self.rel.pack(off, sym_index[id(sym)] << 32 | rtype) for off, rtype, sym in self.obj.other_relocations[sec.name]
         )
 
     # -- BTF.ext -------------------------------------------------------------------------------
@@ -243,7 +247,7 @@ class _Writer:
                 if recs:
                     table[name_off] = recs
         ext.func_info, ext.line_info, ext.core_relos = func, line, core
-        blob = self.data[ext_sec.index] = ext.serialize()
+        blob = self.data[ext_sec.index] = ext.serialize(self.order)
         self._btf_ext_relocations(blob, sym_index, by_name)
 
     def _btf_ext_relocations(self, blob: bytes, sym_index: dict[int, int], by_name: dict[str, Section]) -> None:
@@ -259,7 +263,7 @@ class _Writer:
             sym = section_syms.get(code.index)
             if sym is None:
                 raise BpfrewriteError(f"no section symbol for {code.name!r} to relocate .BTF.ext against")
-            entries.append(_REL.pack(pos, sym_index[id(sym)] << 32 | R_BPF_64_NODYLD32))
+            entries.append(self.rel.pack(pos, sym_index[id(sym)] << 32 | R_BPF_64_NODYLD32))
         self.data[rel.index] = b"".join(entries)
         self.obj.other_relocations.pop(rel.name, None)
 
@@ -275,30 +279,30 @@ class _Writer:
         return bytes(out)
 
     def _layout(self) -> bytes:
-        out = bytearray(_EHDR.size)
+        out = bytearray(self.ehdr.size)
         # ELF extended numbering: from SHN_LORESERVE sections on, e_shnum is 0 and e_shstrndx is
         # SHN_XINDEX; the real values go to section 0's sh_size and sh_link.
         count, shstrndx = len(self.sections), self.obj.elf_header["e_shstrndx"]
         big_count, big_strndx = count >= SHN_LORESERVE, shstrndx >= SHN_LORESERVE
-        headers = [_SHDR.pack(0, 0, 0, 0, 0, count if big_count else 0, shstrndx if big_strndx else 0, 0, 0, 0)]
+        headers = [self.shdr.pack(0, 0, 0, 0, 0, count if big_count else 0, shstrndx if big_strndx else 0, 0, 0, 0)]
         for sec in self.sections[1:]:
             data = self.data.get(sec.index, sec.data)
             align = max(sec.addralign, 1)
             out += bytes(-len(out) % align)
             size = sec.size if sec.type == SHT_NOBITS else len(data)
             headers.append(
-                _SHDR.pack(sec.name_off, sec.type, sec.flags, 0, len(out), size, sec.link, sec.info,
-                           sec.addralign, sec.entsize)
+                self.shdr.pack(sec.name_off, sec.type, sec.flags, 0, len(out), size, sec.link, sec.info,
+                               sec.addralign, sec.entsize)
             )
             if sec.type != SHT_NOBITS:
                 out += data
         out += bytes(-len(out) % 8)
         shoff = len(out)
         out += b"".join(headers)
-        ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
-        _EHDR.pack_into(out, 0, ident, 1, 247, 1, 0, 0, shoff, self.obj.elf_header["e_flags"],
-                        _EHDR.size, 0, 0, _SHDR.size, 0 if big_count else count,
-                        SHN_XINDEX if big_strndx else shstrndx)
+        ident = b"\x7fELF" + bytes([2, ELF_DATA[self.order], 1, 0]) + bytes(8)
+        self.ehdr.pack_into(out, 0, ident, 1, 247, 1, 0, 0, shoff, self.obj.elf_header["e_flags"],
+                            self.ehdr.size, 0, 0, self.shdr.size, 0 if big_count else count,
+                            SHN_XINDEX if big_strndx else shstrndx)
         return bytes(out)
 
 

@@ -207,9 +207,9 @@ class Guard:
             raise BpfrewriteError(f"no network interface named {self.options.iface!r} here") from None
 
     def _setup(self) -> None:
-        from bpfrewrite.elf.reader import read_object
+        from bpfrewrite.kernel.runner import check_bpf_elf
 
-        model = read_object(self.path)
+        model = check_bpf_elf(self.path)  # read, and refused here if this kernel cannot load it
         twins = program_twins(model)
         pairs = self._select(twins)
         held = self._verdicts(model, pairs)

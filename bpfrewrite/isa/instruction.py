@@ -1,15 +1,18 @@
 """One BPF instruction with its raw fields, its meaning as properties, and its metadata.
 
 Decoding keeps every raw field (including the second slot of an ld_imm64), so encoding what was
-decoded gives the same bytes back, whatever the bytes were. Only little-endian objects are handled:
-the low nibble of the registers byte is dst.
+decoded gives the same bytes back, whatever the bytes were. Both byte orders are handled: the
+fields are the same, their bytes differ. In bpfel the low nibble of the registers byte is dst; in
+bpfeb it is the high nibble (the kernel's `__u8 dst_reg:4, src_reg:4` bitfields, which big-endian
+ABIs allocate from the top bit; LLVM's BPFMCCodeEmitter swaps the nibbles for little-endian only),
+and off and imm are big-endian.
 """
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from bpfrewrite.byteorder import LITTLE, layout
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.opcodes import (
     CALL,
@@ -29,9 +32,9 @@ from bpfrewrite.isa.opcodes import (
 )
 from bpfrewrite.isa.text import format_instruction
 
-# code, registers (src << 4 | dst), off, imm: one 8-byte slot, little-endian.
-_SLOT = struct.Struct("<BBhi")
-_SLOT_ENCODE = struct.Struct("<BBHI")
+# code, registers, off, imm: one 8-byte slot, in each byte order.
+_SLOT = layout("BBhi")
+_SLOT_ENCODE = layout("BBHI")
 _ARGS = frozenset({1, 2, 3, 4, 5})
 _M64 = (1 << 64) - 1
 _CALL_DEFS = frozenset({0, 1, 2, 3, 4, 5})
@@ -47,6 +50,8 @@ class Instruction:
     off: int
     imm: int
     imm2: int = 0
+    # ld_imm64's second slot before imm (code, registers, off; zero in valid code), kept as it
+    # reads in a little-endian object whatever the input's order, so the fields mean one thing.
     pad: bytes = b"\0\0\0\0"
     ref: object = None
     line: object = None
@@ -90,14 +95,15 @@ class Instruction:
         """Number of 8-byte slots: 2 for ld_imm64, else 1."""
         return 2 if self.code == LD_IMM64 else 1
 
-    def encode(self) -> bytes:
-        """The instruction's 8 (or 16, for ld_imm64) bytes."""
-        first = _pack(self.code, self.dst, self.src, self.off, self.imm)
+    def encode(self, byte_order: str = LITTLE) -> bytes:
+        """The instruction's 8 (or 16, for ld_imm64) bytes in byte_order ("little" or "big")."""
+        first = _pack(self.code, self.dst, self.src, self.off, self.imm, byte_order)
         if self.code != LD_IMM64:
             return first
         if len(self.pad) != 4:
             raise ValueError(f"ld_imm64 pad must be 4 bytes, got {len(self.pad)}")
-        return first + bytes(self.pad) + _imm_bytes(self.imm2)
+        pad = bytes(self.pad) if byte_order == LITTLE else _swap_pad(self.pad)
+        return first + pad + _imm_bytes(self.imm2, byte_order)
 
     def copy(self) -> "Instruction":
         """A shallow copy: same metadata objects (branch target included), its own CO-RE list."""
@@ -385,48 +391,59 @@ def _s32(value: int) -> int:
     return value - (1 << 32) if value & 0x80000000 else value
 
 
-def _imm_bytes(imm: int) -> bytes:
+def _imm_bytes(imm: int, byte_order: str) -> bytes:
     if not -(1 << 31) <= imm < (1 << 32):
         raise ValueError(f"imm {imm} does not fit in 32 bits")
-    return (imm & 0xFFFFFFFF).to_bytes(4, "little")
+    return (imm & 0xFFFFFFFF).to_bytes(4, byte_order)  # type: ignore[arg-type]
 
 
-def _pack(code: int, dst: int, src: int, off: int, imm: int) -> bytes:
+def _swap_pad(pad: bytes) -> bytes:
+    """A second slot's code, registers and off in the other byte order (its own inverse)."""
+    regs = pad[1]
+    return bytes((pad[0], (regs & 0xF) << 4 | regs >> 4, pad[3], pad[2]))
+
+
+def _pack(code: int, dst: int, src: int, off: int, imm: int, byte_order: str) -> bytes:
     if not (0 <= dst <= 15 and 0 <= src <= 15):
         raise ValueError(f"register out of range: dst={dst} src={src}")
     if not -(1 << 15) <= off < (1 << 16):
         raise ValueError(f"off {off} does not fit in 16 bits")
     if not -(1 << 31) <= imm < (1 << 32):
         raise ValueError(f"imm {imm} does not fit in 32 bits")
-    return _SLOT_ENCODE.pack(code, src << 4 | dst, off & 0xFFFF, imm & 0xFFFFFFFF)
+    regs = src << 4 | dst if byte_order == LITTLE else dst << 4 | src
+    return _SLOT_ENCODE[byte_order].pack(code, regs, off & 0xFFFF, imm & 0xFFFFFFFF)
 
 
-def decode(data: bytes) -> list[Instruction]:
-    """Decode a section's bytes into instructions (an ld_imm64 becomes one instruction)."""
+def decode(data: bytes, byte_order: str = LITTLE) -> list[Instruction]:
+    """Decode a section's bytes (in byte_order, "little" or "big") into instructions (an ld_imm64 becomes one)."""
     if len(data) % 8:
         raise BpfrewriteError(f"BPF code length {len(data)} is not a multiple of 8 bytes")
     out: list[Instruction] = []
     append = out.append
-    slots = _SLOT.iter_unpack(data)
+    slots = _SLOT[byte_order].iter_unpack(data)
+    little = byte_order == LITTLE
     pos = 0
     for code, regs, off, imm in slots:
+        # one loop for both orders; the register nibbles are the only field struct cannot swap
+        dst, src = (regs & 0xF, regs >> 4) if little else (regs >> 4, regs & 0xF)
         if code == LD_IMM64:
             second = next(slots, None)
             if second is None:
                 raise BpfrewriteError(
                     f"ld_imm64 at byte offset {pos} is truncated: its second 8-byte slot is missing"
                 )
-            append(Instruction(code, regs & 0xF, regs >> 4, off, imm, second[3], data[pos + 8 : pos + 12]))
+            pad = data[pos + 8 : pos + 12]
+            append(Instruction(code, dst, src, off, imm, second[3], pad if little else _swap_pad(pad)))
             pos += 16
         else:
-            append(Instruction(code, regs & 0xF, regs >> 4, off, imm))
+            append(Instruction(code, dst, src, off, imm))
             pos += 8
     return out
 
 
-def encode(insns: Iterable[Instruction]) -> bytes:
-    """Encode instructions back to bytes."""
-    return b"".join([insn.encode() for insn in insns])
+def encode(insns: Iterable[Instruction], byte_order: str = LITTLE) -> bytes:
+    """Encode instructions back to bytes in byte_order ("little" or "big")."""
+    return b"".join([insn.encode(byte_order) for insn in insns])
 
 
 def iter_slots(insns: Iterable[Instruction]) -> Iterator[tuple[int, int, Instruction]]:

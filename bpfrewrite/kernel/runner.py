@@ -10,12 +10,14 @@ import ctypes
 import errno
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.kernel import libbpf
 from bpfrewrite.kernel.results import ProgResult
+from bpfrewrite.model import Object
 from bpfrewrite.twins import TWIN_SUFFIX
 
 ETH_HLEN = 14
@@ -54,11 +56,18 @@ _RAW_TP_CTX_SIZE = 12 * 8
 
 
 
-def check_bpf_elf(path: Path) -> None:
-    """Raise BpfrewriteError unless path is a BPF object bpfrewrite can read (before libbpf sees it)."""
+def check_bpf_elf(path: Path) -> Object:
+    """The model of path; raise BpfrewriteError unless it is a BPF object this machine's kernel can load."""
+    from bpfrewrite.byteorder import target
     from bpfrewrite.elf.reader import read_object
 
-    read_object(path)  # the one reader: same checks and messages as every other command
+    obj = read_object(path)  # the one reader: same checks and messages as every other command
+    if obj.byte_order != sys.byteorder:
+        # The kernel runs BPF in the CPU's byte order (libbpf refuses the other: "unsupported byte
+        # order of ELF file"); the other commands read such objects, only loading needs a native one.
+        raise BpfrewriteError(f"{path}: a {obj.byte_order}-endian ({target(obj.byte_order)}) object; this "
+                              f"{sys.byteorder}-endian machine cannot load it (disasm, cfg, lint and patch read it)")
+    return obj
 
 
 def verify_object(

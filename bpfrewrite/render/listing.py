@@ -62,7 +62,7 @@ def json_listing(obj: Object, prog: str | None = None) -> dict:
             rec = {
                 "section": func.section.name,
                 "index": slot,
-                "bytes": insn.encode().hex(),
+                "bytes": insn.encode(obj.byte_order).hex(),
                 "text": insn.text(),
                 "function": func.name,
             }

@@ -1,0 +1,239 @@
+"""Big-endian (bpfeb) objects: read, listed, linted and patched as their bpfel twins from the same C are.
+
+testdata/eb/X.bpf.o is testdata/src/X.bpf.c built with -target bpfeb (Makefile). Oracles: the bpfel
+object from the same source (same listing, lint, patch report and twin, where clang emits the same
+code for both), llvm-objdump-19 on inputs and patched outputs (test_isa_objdump covers the inputs),
+libbpf's BTF reader (bpftool btf dump), and the kernel, through a test-only little-endian copy of
+the parsed model (tests/byteswap.py): this machine cannot load bpfeb code.
+"""
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from byteswap import to_little_endian
+from conftest import require_tool
+from test_isa_objdump import compare as objdump_compare
+from test_writer import _sections as elf_sections
+from typer.testing import CliRunner
+
+from bpfrewrite.cli import app
+from bpfrewrite.render.listing import json_listing, text_listing
+from bpfrewrite.elf.reader import read_object
+from bpfrewrite.elf.writer import serialize, write_object
+from bpfrewrite.errors import BpfrewriteError
+from bpfrewrite.patching import patch_object
+
+REPO = Path(__file__).resolve().parent.parent
+TESTDATA = REPO / "testdata"
+EB = sorted((TESTDATA / "eb").glob("*.bpf.o"))
+# clang emits other code for these in bpfeb: constants that follow the byte order (a network-order
+# address, a string packed into a 64-bit immediate), so their listings differ from the bpfel ones.
+ORDER_DEPENDENT_CODE = {"global_data", "sk_lookup"}
+SAME_CODE = [p for p in EB if p.name.removesuffix(".bpf.o") not in ORDER_DEPENDENT_CODE]
+
+
+def _ids(p: Path) -> str:
+    return p.name.removesuffix(".bpf.o")
+
+
+def _el(eb: Path) -> Path:
+    return TESTDATA / eb.name
+
+
+def test_eb_testdata_is_big_endian_and_covers_the_features() -> None:
+    assert len(EB) >= 10
+    features = set()
+    for path in EB:
+        assert path.read_bytes()[5] == 2  # EI_DATA: ELFDATA2MSB
+        obj = read_object(path)
+        assert obj.byte_order == "big" and obj.btf is not None and obj.btf_ext is not None
+        features |= {"subprogram"} if obj.subprograms else set()
+        features |= {"map"} if obj.maps else set()
+        features |= {"core"} if any(i.core for s in obj.exec_sections() for i in s.insns) else set()
+        features |= {r.ref.kind.name for s in obj.exec_sections() for r in s.insns if r.ref is not None}
+    assert {"subprogram", "map", "core", "CALLBACK", "CALL", "KFUNC", "DATA", "MAP"} <= features, features
+
+
+@pytest.mark.parametrize("path", EB, ids=_ids)
+def test_unchanged_eb_object_round_trips_every_section(path: Path, tmp_path: Path) -> None:
+    out = tmp_path / path.name
+    write_object(read_object(path), out)
+    assert out.read_bytes()[5] == 2
+    assert elf_sections(out) == elf_sections(path)
+
+
+@pytest.mark.parametrize("path", EB, ids=_ids)
+def test_eb_model_is_the_el_model(path: Path) -> None:
+    """Same functions, maps, references, line and CO-RE records; the same listing where the code is the same."""
+    eb, el = read_object(path), read_object(_el(path))
+    assert [(f.name, f.section.name, f.prog_type, f.btf_func_id) for f in eb.functions] == \
+        [(f.name, f.section.name, f.prog_type, f.btf_func_id) for f in el.functions]
+    assert [(m.name, m.type, m.key_size, m.value_size, m.max_entries) for m in eb.maps] == \
+        [(m.name, m.type, m.key_size, m.value_size, m.max_entries) for m in el.maps]
+    if path in SAME_CODE:
+        assert list(text_listing(eb)) == list(text_listing(el))
+        core = [[(c.type_id, c.kind) for c in i.core] for s in eb.exec_sections() for i in s.insns]
+        assert core == [[(c.type_id, c.kind) for c in i.core] for s in el.exec_sections() for i in s.insns]
+    else:
+        assert list(text_listing(eb)) != list(text_listing(el))
+
+
+def test_disasm_json_bytes_are_the_inputs_bytes() -> None:
+    path = TESTDATA / "eb" / "loop.bpf.o"
+    obj = read_object(path)
+    text = next(s for s in obj.exec_sections() if s.name == "xdp")
+    records = [r for r in json_listing(obj)["instructions"] if r["section"] == "xdp"]
+    assert "".join(r["bytes"] for r in records) == text.data.hex()
+    assert records[2]["text"] == "*(u64 *)(r10 - 0x10) = r1" and records[2]["bytes"] == "7ba1fff000000000"
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout
+
+
+@pytest.mark.parametrize("path", EB, ids=_ids)
+def test_lint_says_of_eb_what_it_says_of_el(path: Path) -> None:
+    for fmt in ("text", "json"):
+        code_eb, out_eb = _cli("lint", "--format", fmt, str(path))
+        code_el, out_el = _cli("lint", "--format", fmt, str(_el(path)))
+        assert (code_eb, out_eb.replace("testdata/eb/", "testdata/")) == (code_el, out_el)
+
+
+@pytest.fixture(scope="module")
+def patched(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """name -> (patched bpfel, patched bpfeb), written by the patch command's library call."""
+    d = tmp_path_factory.mktemp("eb_patched")
+    out = {}
+    for path in EB:
+        el, eb = d / f"el_{path.name}", d / f"eb_{path.name}"
+        patch_object(_el(path), el)
+        patch_object(path, eb)
+        out[_ids(path)] = (el, eb)
+    return out
+
+
+@pytest.mark.parametrize("path", EB, ids=_ids)
+def test_twin_is_written_in_the_inputs_byte_order(path: Path, patched, tmp_path: Path) -> None:
+    el, eb = patched[_ids(path)]
+    assert eb.read_bytes()[5] == 2
+    model = read_object(eb)
+    assert model.byte_order == "big" and any(f.name.endswith("__fast") for f in model.functions)
+    assert objdump_compare(eb) > 0  # llvm-objdump-19 reads our bpfeb output as we list it
+    if path in SAME_CODE:
+        assert list(text_listing(model)) == list(text_listing(read_object(el)))
+        reports = [_cli("patch", str(src), str(tmp_path / "o.o"), "--report", "--format", "json")
+                   for src in (path, _el(path))]
+        assert reports[0] == reports[1] and reports[0][0] == 0
+
+
+def _btf_dump(path: Path) -> str:
+    proc = subprocess.run(["bpftool", "btf", "dump", "file", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("path", SAME_CODE, ids=_ids)
+def test_libbpf_reads_the_patched_eb_btf_as_the_el_one(path: Path, patched) -> None:
+    """libbpf's BTF reader swaps a foreign-order .BTF itself (btf.c, since 0.3): its dump is the oracle."""
+    require_tool("bpftool")
+    el, eb = patched[_ids(path)]
+    dump = _btf_dump(eb)
+    assert "__fast" in dump and dump == _btf_dump(el)
+
+
+def test_libbpf_linker_oracle_needs_libbpf_1_5(patched) -> None:
+    """`bpftool gen object` (libbpf's linker) reads bpfeb only from libbpf 1.5; before, it refuses it.
+
+    Either way this test checks something: on 1.5+ the linker accepts our patched bpfeb objects;
+    before, the refusal is the documented one, so a newer bpftool turns this into the oracle.
+    """
+    require_tool("bpftool")
+    version = subprocess.run(["bpftool", "version"], capture_output=True, text=True).stdout
+    found = re.search(r"libbpf v(\d+)\.(\d+)", version)
+    assert found, version
+    for name, (_, eb) in patched.items():
+        proc = subprocess.run(["bpftool", "gen", "object", str(eb) + ".linked", str(eb)], capture_output=True,
+                              text=True)
+        if (int(found[1]), int(found[2])) >= (1, 5):
+            assert proc.returncode == 0, (name, proc.stderr)
+        else:
+            assert proc.returncode != 0 and "unsupported byte order" in proc.stderr, (name, proc.stderr)
+
+
+@pytest.mark.parametrize("path", EB, ids=_ids)
+def test_kernel_loads_the_parsed_eb_model_and_runs_its_twins(path: Path, patched, tmp_path: Path, kernel) -> None:
+    """The patched bpfeb object, parsed and written little-endian, verifies as the patched bpfel one does."""
+    from bpfrewrite.kernel.runner import verify_object
+
+    el, eb = patched[_ids(path)]
+    model = read_object(eb)
+    to_little_endian(model)
+    le = tmp_path / "le.o"
+    write_object(model, le)
+    got = {r.name: r for r in verify_object(le, run=True)}
+    want = {r.name: r for r in verify_object(el, run=True)}
+    assert got.keys() == want.keys() and any(name.endswith("__fast") for name in got)
+    for name, w in want.items():
+        assert got[name].accepted == w.accepted, (name, got[name].message, w.message)
+        if path in SAME_CODE:
+            assert got[name].retval == w.retval, name  # same code, same data: same result
+    assert any(r.accepted for r in got.values() if r.twin_of)
+
+
+def test_verify_refuses_eb_in_one_line() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bpfrewrite", "verify", str(TESTDATA / "eb" / "loop.bpf.o")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"bpfrewrite: error: {TESTDATA / 'eb' / 'loop.bpf.o'}: a big-endian (bpfeb) object; this little-endian "
+        "machine cannot load it (disasm, cfg, lint and patch read it)"]
+
+
+def _with_section(path: Path, name: str, data: bytes) -> bytes:
+    """path's bytes with section name's contents replaced by data (same size)."""
+    obj = read_object(path)
+    sec = obj.section(name)
+    assert sec is not None and len(data) == len(sec.data)
+    raw = bytearray(path.read_bytes())
+    start = raw.find(sec.data)
+    raw[start:start + len(data)] = data
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("section", [".BTF", ".BTF.ext"])
+@pytest.mark.parametrize("elf", ["little", "big"])
+def test_a_mixed_order_object_is_refused_in_one_line(tmp_path: Path, section: str, elf: str) -> None:
+    """The ELF header says one order and a BTF section's magic the other: exit 2, one line, nothing written."""
+    path = TESTDATA / "loop.bpf.o" if elf == "little" else TESTDATA / "eb" / "loop.bpf.o"
+    obj = read_object(path)
+    other = "big" if elf == "little" else "little"
+    part = obj.btf if section == ".BTF" else obj.btf_ext
+    mixed = tmp_path / "mixed.o"
+    mixed.write_bytes(_with_section(path, section, part.serialize(other)))
+    with pytest.raises(BpfrewriteError, match=rf"{re.escape(section)} is {other}-endian .* but the ELF header says {elf}-endian"):
+        read_object(mixed)
+    proc = subprocess.run([sys.executable, "-m", "bpfrewrite", "patch", str(mixed), str(tmp_path / "out.o")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "mixed-order object" in proc.stderr
+    assert not (tmp_path / "out.o").exists()
+
+
+def test_serialize_in_the_other_order_swaps_every_field() -> None:
+    """The same model written in both orders: code slots differ exactly as struct bpf_insn's layout says."""
+    obj = read_object(TESTDATA / "eb" / "subprogs.bpf.o")
+    big = serialize(obj)
+    obj.byte_order = "little"
+    little = serialize(obj)
+    assert big[5] == 2 and little[5] == 1 and len(big) == len(little)
+    back = read_object(TESTDATA / "eb" / "subprogs.bpf.o")
+    for sec in back.exec_sections():
+        for insn in sec.insns:
+            b, le = insn.encode("big"), insn.encode("little")
+            code, regs, off, imm = struct.unpack(">BBhi", b[:8])
+            assert le[:8] == struct.pack("<BBhi", code, (regs & 0xF) << 4 | regs >> 4, off, imm)
