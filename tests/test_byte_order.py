@@ -237,3 +237,39 @@ def test_serialize_in_the_other_order_swaps_every_field() -> None:
             b, le = insn.encode("big"), insn.encode("little")
             code, regs, off, imm = struct.unpack(">BBhi", b[:8])
             assert le[:8] == struct.pack("<BBhi", code, (regs & 0xF) << 4 | regs >> 4, off, imm)
+
+
+# A 64-bit result spilled, then tested through a 4-byte fill of its low half: at the slot's offset
+# on bpfel, 4 bytes further on bpfeb (clang emits `*(u32 *)(r10 - 0x8)` and `(r10 - 0x4)`).
+LOW_HALF_SRC = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+extern int lock_thing(void *p) __ksym;
+extern void unlock_thing(void *p) __ksym;
+SEC("tc") int low_half(struct __sk_buff *skb) {
+	volatile long err = lock_thing(skb);
+	skb->mark = bpf_get_prandom_u32();
+	if (*(volatile int *)((char *)&err + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0)))
+		return 1;
+	unlock_thing(skb);
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.parametrize("target", ["bpfel", "bpfeb"])
+def test_dataflow_follows_a_spilled_value_into_its_low_half_in_either_order(tmp_path: Path, target: str) -> None:
+    from bpfrewrite.passes.analysis.dataflow import Dataflow
+    from bpfrewrite.passes.manager import AnalysisManager
+
+    require_tool("clang-19")
+    (tmp_path / "low.bpf.c").write_text(LOW_HALF_SRC)
+    subprocess.run(["clang-19", "-target", target, "-O2", "-g", "-I/usr/include/x86_64-linux-gnu", "-c",
+                    "low.bpf.c", "-o", "low.bpf.o"], cwd=tmp_path, check=True, capture_output=True)
+    obj = read_object(tmp_path / "low.bpf.o")
+    func = obj.function("low_half")
+    fills = [i.text() for i in func.insns if i.is_load and i.mem_access == (10, i.off, 4)]
+    assert fills == ["r2 = *(u32 *)(r10 - 0x4)" if target == "bpfeb" else "r2 = *(u32 *)(r10 - 0x8)"]
+    (lock,) = [k for k, i in enumerate(func.insns) if i.ref is not None and i.ref.name == "lock_thing"]
+    assert AnalysisManager(obj).get(Dataflow, func).result_tested(lock)

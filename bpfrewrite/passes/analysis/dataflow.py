@@ -25,6 +25,7 @@ from collections import deque
 from typing import Iterator
 
 from bpfrewrite import budget
+from bpfrewrite.byteorder import BIG, LITTLE
 from bpfrewrite.isa.opcodes import (
     ADD64_IMM,
     ADD64_REG,
@@ -68,8 +69,11 @@ def shape(insn) -> tuple[int, int, int, int, int]:
 class _Locations:
     """Numbering of a function's locations: registers 0-10, then r10-relative stack slots."""
 
-    def __init__(self, func: Function, insns=None):
+    def __init__(self, func: Function, insns=None, byte_order: str = LITTLE):
         insns = func.insns if insns is None else insns
+        # The object's byte order (Object.byte_order): which half of a spilled 64-bit value a
+        # 4-byte fill reads, and which END instruction is a plain zero-extension.
+        self.big_endian = byte_order == BIG
         slots: set[tuple[int, int]] = set()
         escape = None  # lowest escaped stack offset; None when no address escapes
         seen: dict[tuple, tuple] = {}  # the same encoding gives the same answer: decide it once
@@ -151,11 +155,11 @@ class ReachingDefinitions:
     it, and memoised. Def-use chains are walked forward from the definition when asked.
     """
 
-    def __init__(self, func: Function, cfg: ControlFlowGraph):
+    def __init__(self, func: Function, cfg: ControlFlowGraph, byte_order: str = LITTLE):
         self.func = func
         self.cfg = cfg
         self.insns = insns = func.insns  # func.insns slices the section: keep one copy
-        self.locs = locs = _Locations(func, insns)
+        self.locs = locs = _Locations(func, insns, byte_order)
         # Tuples of ints: the collector stops tracking them, which keeps large objects linear.
         seen: dict[tuple, tuple] = {}
         self._defs, self._uses = [], []
@@ -481,8 +485,11 @@ def _step(insn, carriers: frozenset, locs: _Locations) -> tuple[str | None, froz
             return None, carriers - {dst}
         if dst in carriers and not insn.src_is_reg and op in _EXTENDING_OPS:
             return None, carriers  # shifts and masks by a constant: clang's extensions and tests
-        if dst in carriers and op == AluOp.END and cls == Class.ALU and not insn.src_is_reg and insn.imm in (32, 64):
-            return None, carriers  # le32/le64 are zero-extensions on little-endian
+        # END to the object's own order (le on bpfel, be on bpfeb; src_is_reg is BPF_TO_BE) only
+        # zero-extends at 32 and 64 bits; to the other order it swaps the bytes.
+        native = insn.src_is_reg == locs.big_endian
+        if dst in carriers and op == AluOp.END and cls == Class.ALU and native and insn.imm in (32, 64):
+            return None, carriers
         return None, carriers - {dst}
     defs = insn.defs()
     return None, (carriers - defs) if defs else carriers
@@ -497,8 +504,8 @@ def _carried_slots(carriers: frozenset, locs: _Locations) -> set[tuple[int, int]
         if loc >= NREGS:
             off, size = locs.slots[loc - NREGS]
             out.add((off, size))
-            if size == 8:
-                out.add((off, 4))  # the low half of a spilled 64-bit value (little-endian)
+            if size == 8:  # the low half of a spilled 64-bit value: its first 4 bytes on bpfel, last 4 on bpfeb
+                out.add((off + 4 if locs.big_endian else off, 4))
     return out
 
 
@@ -550,7 +557,7 @@ class Dataflow(Analysis):
     @classmethod
     def run(cls, am: AnalysisManager, unit: Function) -> ReachingDefinitions:
         """Solve reaching definitions over unit's CFG."""
-        return ReachingDefinitions(unit, am.get(CFG, unit))
+        return ReachingDefinitions(unit, am.get(CFG, unit), am.obj.byte_order)
 
     @classmethod
     def fingerprint(cls, result: ReachingDefinitions) -> tuple:
