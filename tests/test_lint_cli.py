@@ -233,6 +233,33 @@ def test_jobs_gives_the_same_output(monkeypatch, capsys):
     assert {"spin-lock-not-terminable", "unchecked-lock-result", "loop-without-exit"} <= set(rules_in(one[1]))
 
 
+def test_progress_bar_on_a_terminal_fills_then_clears(monkeypatch, capsys):
+    """From 8 inputs, a terminal stderr gets a bar redrawn per input and blanked at the end;
+    stdout is what it is without the bar."""
+    import io
+
+    from bpfrewrite.render.progress import CLEAR
+
+    files = [CLEAN] * 8
+    plain = lint(monkeypatch, capsys, *files)
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Terminal()
+    monkeypatch.setattr(sys, "stderr", tty)
+    code, out, _ = lint(monkeypatch, capsys, *files)
+    drawn = tty.getvalue()
+    assert (code, out) == plain[:2]
+    assert drawn.endswith(CLEAR)
+    bars = drawn[: -len(CLEAR)].split("\r")[1:]
+    assert [b.rsplit(" ", 1)[1] for b in bars] == [f"{i}/8" for i in range(1, 9)]
+    assert [b.count("#") for b in bars] == sorted(b.count("#") for b in bars)
+    assert bars[-1].count(".") == 0 and bars[0].count(".") > 0
+    assert max(len(b) for b in bars) <= len(CLEAR) - 2  # the blank line covers the widest bar
+
+
 def test_one_bad_input_among_good_ones(monkeypatch, capsys, tmp_path):
     code, out, err = lint(monkeypatch, capsys, SPIN, tmp_path / "gone.bpf.o", "--format", "json")
     assert code == 2 and "gone.bpf.o: no such file" in err
@@ -269,8 +296,8 @@ def test_list_rules_and_explain_come_from_the_registry():
     import subprocess
     import sys
 
-    from bpfrewrite.lint.docs import page
     from bpfrewrite.lint.registry import RULES
+    from bpfrewrite.render.rules import rule_page as page
 
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "bpfrewrite", "lint", *args], capture_output=True, text=True)

@@ -119,17 +119,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _rule_docs(slug: str | None) -> str:
-    """The rule table (slug None), or one rule's page, as the docs/rules/ pages have it."""
+    """The rule table (slug None), or one rule's page as docs/rules/ has it."""
     from bpfrewrite.errors import BpfrewriteError
-    from bpfrewrite.lint.docs import page
     from bpfrewrite.lint.registry import RULES
+    from bpfrewrite.render.rules import rule_list, rule_page
 
     if slug is None:
-        width = max(len(s) for s in RULES)
-        return "".join(f"{s:<{width}}  {r.severity.label:<7}  {r.summary()}\n" for s, r in RULES.items())
+        return rule_list(RULES)
     if slug not in RULES:
         raise BpfrewriteError(f"unknown rule {slug}; known rules: {', '.join(sorted(RULES))}")
-    return page(RULES[slug], generated_note=False)
+    return rule_page(RULES[slug], generated_note=False)
 
 
 def _settings(files, fail_on, select, ignore, severity, cc, cflags, config):
@@ -206,52 +205,37 @@ def _run(files: list[str], settings, jobs: int, database: dict[str, str] | None 
 
 
 class _Progress:
-    """A one-line progress bar on stderr."""
+    """A progress bar on stderr, drawn by bpfrewrite.render.progress."""
 
     def __init__(self, total: int):
         self.total, self.count = total, 0
 
     def step(self) -> None:
-        import sys
+        from bpfrewrite.render.progress import bar
 
         self.count += 1
-        width = 30
-        filled = width * self.count // self.total
-        sys.stderr.write(f"\rlinting [{'#' * filled}{'.' * (width - filled)}] {self.count}/{self.total}")
-        sys.stderr.flush()
+        self._write(bar("linting", self.count, self.total))
 
     def done(self) -> None:
+        from bpfrewrite.render.progress import CLEAR
+
+        self._write(CLEAR)
+
+    @staticmethod
+    def _write(text: str) -> None:
         import sys
 
-        sys.stderr.write("\r" + " " * 60 + "\r")
+        sys.stderr.write(text)
         sys.stderr.flush()
 
 
 def _descriptions(settings):
-    """SARIF rule descriptions for the rules that ran, from their docstrings."""
-    from bpfrewrite.diagnostics.diagnostic import docs_url
-    from bpfrewrite.lint.docs import plain, unwrap
+    """SARIF rule descriptions for the rules that ran, at the severities the run gives them."""
     from bpfrewrite.lint.registry import RULES, selected
-    from bpfrewrite.render.diagnostics.sarif import RuleDescription
+    from bpfrewrite.render.diagnostics.sarif import rule_description
 
-    out = []
-    for slug in selected(settings, list(RULES)):
-        rule = RULES[slug]
-        sections = rule.sections()
-        out.append(
-            RuleDescription(
-                id=slug,
-                short=rule.summary(),
-                full=" ".join(unwrap(plain(sections.get("What it does", rule.summary()))).split("\n\n")),
-                help=unwrap(plain("\n\n".join(f"{k}: {sections[k]}" for k in ("Why it matters", "How to fix")
-                                                if k in sections))),
-                severity=settings.severity.get(slug, rule.severity),
-                help_uri=docs_url(slug),
-                help_markdown="\n\n".join(f"## {k}\n\n{sections[k]}" for k in ("Why it matters", "How to fix")
-                                           if k in sections),
-            )
-        )
-    return out
+    return [rule_description(RULES[slug], settings.severity.get(slug, RULES[slug].severity))
+            for slug in selected(settings, list(RULES))]
 
 
 def _version() -> str:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # The docstring sections every rule has, in this order (ruff's layout).
 SECTIONS = ("What it does", "Why it matters", "Example", "How to fix")
+# Sections a rule's docstring may add after the fixed ones, in this order.
+OPTIONAL_SECTIONS = ("Options", "What changed")
 _HEADING = re.compile(r"^## (.+?)\s*$", re.M)
 
 

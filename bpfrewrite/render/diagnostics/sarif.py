@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
-from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity, end_column
+from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity, docs_url, end_column
+from bpfrewrite.passes.rule import Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -21,6 +23,34 @@ class RuleDescription:
     severity: Severity
     help_uri: str | None = None
     help_markdown: str | None = None
+
+
+def rule_description(rule: type[Rule], severity: Severity) -> RuleDescription:
+    """What SARIF says about rule, from its docstring, at the severity the run gives it."""
+    sections = rule.sections()
+    advice = ("Why it matters", "How to fix")
+    return RuleDescription(
+        id=rule.slug,
+        short=rule.summary(),
+        full=" ".join(_unwrap(_plain(sections.get("What it does", rule.summary()))).split("\n\n")),
+        help=_unwrap(_plain("\n\n".join(f"{k}: {sections[k]}" for k in advice if k in sections))),
+        severity=severity,
+        help_uri=docs_url(rule.slug),
+        help_markdown="\n\n".join(f"## {k}\n\n{sections[k]}" for k in advice if k in sections),
+    )
+
+
+def _unwrap(text: str) -> str:
+    """text with the line breaks inside each paragraph removed (paragraphs stay apart, by a blank
+    line); SARIF viewers wrap text themselves."""
+    paragraphs = [" ".join(line.strip() for line in p.splitlines() if line.strip()) for p in re.split(r"\n\s*\n", text)]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _plain(markdown: str) -> str:
+    """Markdown text flattened for SARIF's plain-text fields (code fences and backticks removed)."""
+    lines = [line for line in markdown.splitlines() if not line.startswith("```")]
+    return re.sub(r"`([^`]*)`", r"\1", "\n".join(lines)).strip()
 
 
 def level(severity: Severity) -> str:
