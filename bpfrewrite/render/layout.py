@@ -1,8 +1,10 @@
 """Plain-text layout the text renderers share: tables of aligned columns, durations in words."""
 from __future__ import annotations
 
+from typing import Sequence
 
-def columns(rows: list[list[str]], left: int) -> list[str]:
+
+def columns(rows: Sequence[Sequence[str]], left: int) -> list[str]:
     """Rows as lines two spaces apart: the first `left` columns left-aligned, the figures after them
     right-aligned, no trailing blanks."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

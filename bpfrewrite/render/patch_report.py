@@ -6,6 +6,7 @@ from typing import Iterator
 
 from bpfrewrite.diagnostics.diagnostic import display_path
 from bpfrewrite.passes.verdicts import can_drop, fails_closed
+from bpfrewrite.render.layout import columns
 
 
 def report_json(result) -> str:
@@ -53,7 +54,7 @@ def report_text(result) -> Iterator[str]:
     for s in result.sites:
         rows.append((s.twin, str(s.slot), sources.get((s.twin, s.slot), "-"), s.action, s.callee or "-",
                      "-" if s.value is None else str(s.value), s.reason))
-    yield from _table(rows)
+    yield from columns(rows, left=len(rows[0]))
     yield ""
     if result.verdicts:
         yield from verdict_table([(o.name, o.prog_type, vo, vt) for o, _, vo, vt in result.verdicts])
@@ -73,14 +74,7 @@ def verdict_table(rows_in) -> Iterator[str]:
         else:
             note = "-"
         rows.append((name, prog_type or "-", original.text(), twin.text(), note))
-    yield from _table(rows)
-
-
-def _table(rows) -> Iterator[str]:
-    """Rows left-aligned in columns two spaces apart (the last column is not padded)."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
-        yield "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1]
+    yield from columns(rows, left=len(rows[0]))
 
 
 def _count(n: int, word: str) -> str:
