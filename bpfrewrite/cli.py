@@ -10,6 +10,7 @@ import sys
 import typer
 
 from bpfrewrite.errors import BpfrewriteError, Terminated
+from bpfrewrite.render.messages import error_line, stop_line
 
 app = typer.Typer(
     name="bpfrewrite",
@@ -120,27 +121,27 @@ def main() -> None:
         # Without standalone mode click returns typer.Exit's code instead of raising it.
         code = command().main(prog_name="bpfrewrite", standalone_mode=False)
     except BpfrewriteError as exc:
-        print(f"bpfrewrite: error: {exc}", file=sys.stderr)
+        print(error_line(str(exc)), file=sys.stderr)
         sys.exit(2)
     except MemoryError:
         from bpfrewrite.budget import ENV
 
-        print(f"bpfrewrite: error: out of memory (the system refused an allocation); {ENV} sets a budget "
-              "(MiB) that stops an analysis with this error before the machine runs short", file=sys.stderr)
+        print(error_line(f"out of memory (the system refused an allocation); {ENV} sets a budget "
+                         "(MiB) that stops an analysis with this error before the machine runs short"), file=sys.stderr)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        print("bpfrewrite: interrupted", file=sys.stderr)
+        print(stop_line("interrupted"), file=sys.stderr)
         sys.exit(130)
     except Terminated as exc:
         what = "interrupted" if exc.signum == signal.SIGINT else f"terminated by {signal.Signals(exc.signum).name}"
-        print(f"bpfrewrite: {what}", file=sys.stderr)
+        print(stop_line(what), file=sys.stderr)
         sys.exit(128 + exc.signum)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
         # typer bundles its own copy of click (typer._click), so match the class by name.
         if any(c.__name__ == "ClickException" for c in type(exc).__mro__):
-            print(f"bpfrewrite: error: {exc.format_message()} (see --help)", file=sys.stderr)
+            print(error_line(f"{exc.format_message()} (see --help)"), file=sys.stderr)
             sys.exit(2)
         raise
     sys.exit(code if isinstance(code, int) else 0)

@@ -58,18 +58,6 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def find_trusted_pyproject(start: Path) -> Path | None:
-    """The nearest pyproject.toml above start if it may be obeyed; else None, with one warning line why."""
-    import sys
-
-    found = find_pyproject(start)
-    why = distrust(found) if found else None
-    if why:  # another user's file must not choose the compiler, its flags, the rules or the twins
-        print(f"bpfrewrite: warning: ignoring {found}: {why} (pass --config to use it)", file=sys.stderr)
-        return None
-    return found
-
-
 def distrust(path: Path) -> str | None:
     """Why a found config file may not be obeyed, or None when it may (git's safe.directory rule).
 

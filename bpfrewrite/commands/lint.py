@@ -64,6 +64,7 @@ def register(app: typer.Typer) -> None:
         from bpfrewrite.errors import BpfrewriteError
         from bpfrewrite.render.diagnostics import render
         from bpfrewrite.render.formats import check_format
+        from bpfrewrite.render.messages import error_line
 
         if list_rules or explain:
             sys.stdout.write(_rule_docs(explain))
@@ -111,7 +112,7 @@ def register(app: typer.Typer) -> None:
         sys.stdout.write(render(fmt, diags, _descriptions(settings), sys.stdout, _version(), hidden))
         sys.stdout.flush()
         for message in errors:
-            print(f"bpfrewrite: error: {message}", file=sys.stderr)
+            print(error_line(message), file=sys.stderr)
         if errors:
             raise SystemExit(2)
         if any(settings.fails(d.severity) for d in diags):
@@ -135,24 +136,12 @@ def _settings(files, fail_on, select, ignore, severity, cc, cflags, config):
     """The effective LintConfig: pyproject values, then command-line overrides; slugs validated."""
     from dataclasses import replace
 
-    from bpfrewrite.errors import BpfrewriteError
-    from bpfrewrite.config import (
-        LintConfig,
-        check_fail_on,
-        find_trusted_pyproject,
-        load_pyproject,
-        parse_severity_overrides,
-        validate,
-    )
+    from bpfrewrite.commands.options import config_file
+    from bpfrewrite.config import LintConfig, check_fail_on, load_pyproject, parse_severity_overrides, validate
     from bpfrewrite.lint.registry import RULES
 
-    if config is not None:
-        if not config.is_file():
-            raise BpfrewriteError(f"--config {config}: no such file")
-        settings = load_pyproject(config)
-    else:
-        found = find_trusted_pyproject(Path(files[0]))
-        settings = load_pyproject(found) if found else LintConfig()
+    path = config_file(config, Path(files[0]))
+    settings = load_pyproject(path) if path else LintConfig()
     if fail_on is not None:
         settings = replace(settings, fail_on=check_fail_on(fail_on))
     if select is not None:

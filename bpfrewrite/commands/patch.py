@@ -69,10 +69,8 @@ def register(app: typer.Typer) -> None:
 
 def _configured_programs(src: Path, config: Path | None) -> tuple[str, ...] | None:
     """[tool.bpfrewrite] twin-programs of --config or of the nearest pyproject.toml above src."""
-    from bpfrewrite.errors import BpfrewriteError
-    from bpfrewrite.config import find_trusted_pyproject, load_pyproject
+    from bpfrewrite.commands.options import config_file
+    from bpfrewrite.config import load_pyproject
 
-    if config is not None and not config.is_file():
-        raise BpfrewriteError(f"--config {config}: no such file")
-    path = config or find_trusted_pyproject(src)
+    path = config_file(config, src)
     return load_pyproject(path).twin_programs if path is not None else None
