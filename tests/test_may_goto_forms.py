@@ -32,6 +32,9 @@ FORMS = {
     # r0 is the stubbed next's 0 on every path to the may_goto: the compare form applies and is kept.
     "may_goto_iter.bpf.o": {"may_goto_iter": ["compare"]},
     "may_goto_long.bpf.o": {"may_goto_long": ["compare"], "may_goto_budget": ["compare"]},
+    # The back edge brings x and y stored again after the may_goto, as 8-byte spills (0x7b) of
+    # 8-byte fills (0x79): plain numbers, so the back edge may go to the exit.
+    "may_goto_spills.bpf.o": {"may_goto_spills": ["back-edge"]},
 }
 
 
@@ -177,3 +180,20 @@ def test_issue_loop_twin_exits_in_under_a_microsecond(tmp_path: Path, kernel) ->
     assert twin.retval == 13  # one iteration: x = 64 * 3 + 1 = 193, odd
     assert orig.duration_ns > 100_000_000  # the kernel's may_goto budget (about 250 ms here)
     assert twin.duration_ns < 1000, twin.duration_ns
+
+
+def test_eight_byte_spills_and_fills_count_as_numbers_and_the_twin_loads(tmp_path: Path, kernel) -> None:
+    """The back-edge check reads a stack slot through 8-byte spills and fills (opcodes 0x7b, 0x79)."""
+    from bpfrewrite.kernel.runner import verify_object
+
+    obj = read_object(TESTDATA / "may_goto_spills.bpf.o")
+    (site,) = AnalysisManager(obj).get(FastPathPlan, obj.function("may_goto_spills")).may_gotos
+    assert (site.form, site.back_edges, site.refusals) == ("back-edge", (16,), ())
+    out = tmp_path / "s.o"
+    result = patch_object(TESTDATA / "may_goto_spills.bpf.o", out)
+    assert result.problems == [] and {(s.slot, s.action) for s in result.sites} == {(8, "back-edge"), (16, "back-edge")}
+    results = {r.name: r for r in verify_object(out, run=True, repeat=5)}
+    twin = results["may_goto_spills" + TWIN_SUFFIX]
+    assert twin.accepted and results["may_goto_spills"].accepted, twin.message
+    assert twin.retval == 197  # one iteration: x = 193, y = 195, x ^= y is 2, (2 + 195) & 0xff
+    assert results["may_goto_spills"].duration_ns >= 1000 * twin.duration_ns

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bpfrewrite.isa.opcodes import MOV32_IMM, Class
+from bpfrewrite.isa.opcodes import MOV32_IMM, AluOp, Class
 from bpfrewrite.model import Function, calls_kfunc
 from bpfrewrite.passes.analysis.callgraph import CallGraph
 from bpfrewrite.passes.analysis.dataflow import ENTRY, FP, NREGS, Dataflow
@@ -301,19 +301,16 @@ def _state_differs(flow, live: list[int], jump: int, may_goto: int, target: int,
     return None
 
 
-_ALU64, _ALU32, _LDX, _ST, _STX = 0x07, 0x04, 0x01, 0x02, 0x03
-_ADD, _SUB, _MOV = 0x00, 0x10, 0xB0
-
-
 def _only_scalars(flow, defs: set[int], loc: int) -> bool:
     """Do the definitions of loc in defs all write plain numbers (never a pointer, never nothing)?
 
     Followed back through reaching definitions: a value is a number when every value it is made
     from is. Instructions the verifier refuses on pointers (mul, and, shifts, 32-bit ALU, ...)
-    always give numbers; add, sub and moves give one when their operands are; a load from the
-    stack gives what was stored there; other loads, calls and the function's entry are unknown.
-    Each (definition, location) is visited once per query, so a cycle counts as numbers when
-    everything that enters it does.
+    always give numbers; add, sub and moves give one when their operands are; a store to the stack
+    (spill) writes its register's value, a load from it (fill) reads what was stored there (a fill
+    narrower than 8 bytes of a spilled pointer is refused: a number); other loads, atomics, calls
+    and the function's entry are unknown. Each (definition, location) is visited once per query,
+    so a cycle counts as numbers when everything that enters it does.
     """
     insns, locs = flow.insns, flow.locs
     todo = [(d, loc) for d in defs]
@@ -326,30 +323,33 @@ def _only_scalars(flow, defs: set[int], loc: int) -> bool:
         if d == ENTRY:
             return False
         insn = insns[d]
-        cls, op = insn.code & 0x07, insn.code & 0xF0
+        cls = insn.klass
         needs: list[tuple[int, int]] = []  # (instruction whose inputs count, register or slot read there)
         if where >= NREGS:  # a stack slot: what the store at d wrote
-            if cls == _ST and op == 0x60:
+            if not insn.is_store:
+                return False  # an atomic, a call clobbering an escaped slot
+            if cls == Class.ST:
                 continue  # an immediate
-            if cls != _STX or op != 0x60 or insn.dst != FP:
-                return False  # an atomic, a store through another pointer, a call clobbering it
+            if insn.mem_access[0] != FP:
+                return False  # a store through another pointer
             needs.append((d, insn.src))
-        elif cls == _ALU32:
+        elif cls == Class.ALU:
             continue  # 32-bit ALU on a pointer is refused
-        elif cls == _ALU64:
-            if op == _MOV:
-                if insn.code & 0x08 and insn.off == 0:
+        elif cls == Class.ALU64:
+            op = insn.operation
+            if op == AluOp.MOV:
+                if insn.src_is_reg and insn.off == 0:
                     needs.append((d, insn.src))
-            elif op in (_ADD, _SUB):
+            elif op in (AluOp.ADD, AluOp.SUB):
                 needs.append((d, insn.dst))
-                if insn.code & 0x08:
+                if insn.src_is_reg:
                     needs.append((d, insn.src))
             # any other op on a pointer is refused: a number
         elif insn.is_ld_imm64:
-            if insn.src != 0 or insn.ref is not None:
+            if insn.loaded_constant is None:
                 return False  # a map, a function, a kfunc address
-        elif cls == _LDX and op in (0x60, 0x80):
-            base, off, size = insn.src, insn.off, {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}[insn.code & 0x18]
+        elif cls == Class.LDX and insn.mem_access is not None:
+            base, off, size = insn.mem_access
             if base != FP:
                 return False  # context fields and map values may hold pointers
             if size == 8:
@@ -357,7 +357,6 @@ def _only_scalars(flow, defs: set[int], loc: int) -> bool:
                 if slot is None:
                     return False
                 needs.append((d, slot))
-            # a narrower fill of a spilled pointer is refused: a number
         else:
             return False
         for at, source in needs:
