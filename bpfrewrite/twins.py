@@ -20,6 +20,11 @@ READABLE_VERSIONS = (1, 2)
 SHT_STRTAB = 3
 
 
+def twin_name(name: str) -> str:
+    """The name of the twin of the function (or BTF FUNC) called name."""
+    return name + TWIN_SUFFIX
+
+
 def twin_section_name(name: str) -> str:
     """The section a program twin goes to: "?" + its original's, so libbpf does not load it by default.
 
@@ -83,7 +88,7 @@ def program_twins(obj: Object) -> dict[str, str]:
     """{original program: its twin} for every program of obj that has one, in object order."""
     names = twin_names(obj)
     programs = [f.name for f in obj.functions if f.is_program]
-    return {p: p + TWIN_SUFFIX for p in programs if p + TWIN_SUFFIX in names}
+    return {p: twin_name(p) for p in programs if twin_name(p) in names}
 
 
 def write_report(obj: Object, report: dict) -> None:

@@ -32,7 +32,7 @@ int probe(void *ctx)
 	return 0;
 }
 
-SEC("xdp")
+SEC("?xdp")  /* a twin's shape: P__fast in "?" + P's section (bpfrewrite.twins) */
 int slow__fast(struct xdp_md *ctx)
 {
 	return 1;

@@ -93,6 +93,8 @@ int kp(void *ctx)
 }
 """ + LICENSE
 
+# A twin's shape without a .bpfrewrite record (as after libbpf's linker): P__fast in "?" + P's
+# section. mimic__fast has the name but not the section: a program of the user's, not a twin.
 TWINS = HEADER + """
 SEC("xdp")
 int orig(struct xdp_md *ctx)
@@ -100,14 +102,26 @@ int orig(struct xdp_md *ctx)
 	return 1;
 }
 
-SEC("xdp")
+SEC("?xdp")
 int orig__fast(struct xdp_md *ctx)
 {
 	return 1;
 }
 
-SEC("xdp")
+SEC("?xdp")
 int lonely__fast(struct xdp_md *ctx)
+{
+	return 1;
+}
+
+SEC("xdp")
+int mimic(struct xdp_md *ctx)
+{
+	return 1;
+}
+
+SEC("xdp")
+int mimic__fast(struct xdp_md *ctx)
 {
 	return 1;
 }
@@ -334,6 +348,8 @@ def test_twins_are_paired_with_their_original(kernel, tmp_path, compile_bpf):
     assert results["orig__fast"].twin_of == "orig"
     assert results["orig"].twin_of is None
     assert results["lonely__fast"].twin_of is None  # no `lonely` in the object
+    assert results["mimic__fast"].twin_of is None  # a name is not enough: bpfrewrite.twins decides
+    assert all(r.accepted for r in results.values())
 
 
 def test_libbpf_failure_is_reported_per_program(kernel, tmp_path, compile_bpf):

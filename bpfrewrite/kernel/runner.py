@@ -18,7 +18,7 @@ from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.kernel import libbpf
 from bpfrewrite.kernel.results import ProgResult
 from bpfrewrite.model import Object
-from bpfrewrite.twins import TWIN_SUFFIX
+from bpfrewrite.twins import program_twins
 
 ETH_HLEN = 14
 DEFAULT_PACKET = bytes(64)
@@ -81,7 +81,7 @@ def verify_object(
     path = Path(path)
     if repeat < 1:
         raise BpfrewriteError(f"--repeat must be at least 1, not {repeat}")
-    check_bpf_elf(path)
+    obj = check_bpf_elf(path)
     with libbpf.captured_messages() as messages:
         programs = _list_programs(path, messages)
         if not programs:
@@ -97,10 +97,10 @@ def verify_object(
         loader = _Loader(path, sections, wanted, messages, run, data, repeat)
         by_name = loader.load_all()
     results = [by_name[name] for name in wanted]
+    # The pairs the .bpfrewrite record (or the twins' shape) names, as lint and guard see them.
+    original_of = {twin: original for original, twin in program_twins(obj).items() if original in names}
     for result in results:
-        original = result.name[: -len(TWIN_SUFFIX)]
-        if result.name.endswith(TWIN_SUFFIX) and original in names:
-            result.twin_of = original
+        result.twin_of = original_of.get(result.name)
     return results
 
 

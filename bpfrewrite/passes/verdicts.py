@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from bpfrewrite.kernel import return_codes
 from bpfrewrite.kernel.return_codes import s32
 from bpfrewrite.model import Function, Object
-from bpfrewrite.twins import TWIN_SUFFIX, twin_names
+from bpfrewrite.twins import program_twins, twin_names
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,13 @@ def twin_verdicts(obj: Object, am=None) -> dict[str, tuple[Verdict, Verdict]]:
 
     am = am or AnalysisManager(obj)
     twins = twin_names(obj)
+    pairs = program_twins(obj)
     out: dict[str, tuple[Verdict, Verdict]] = {}
     for prog in obj.programs:
         if not twins:
             out[prog.name] = (verdict_of(am, prog), verdict_of(am, prog, twin_plan=True))
             continue
-        twin = obj.function(prog.name + TWIN_SUFFIX)
-        if prog.name not in twins and twin is not None and twin.name in twins:
+        twin = obj.function(pairs[prog.name]) if prog.name in pairs else None
+        if prog.name not in twins and twin is not None:
             out[prog.name] = (verdict_of(am, prog), verdict_of(am, twin))
     return out

@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.isa.opcodes import JA, Class, JmpOp, Source
 from bpfrewrite.model import Function, Object, RefKind, Reference, Relocation, Section, Symbol
-from bpfrewrite.twins import REPORT_SECTION, REPORT_VERSION, TWIN_SUFFIX, twin_names, twin_section_name, write_report
+from bpfrewrite.twins import (
+    REPORT_SECTION,
+    REPORT_VERSION,
+    TWIN_SUFFIX,
+    twin_name,
+    twin_names,
+    twin_section_name,
+    write_report,
+)
 from bpfrewrite.passes.analysis.cfg import CFG
 from bpfrewrite.passes.analysis.dataflow import Dataflow
 from bpfrewrite.passes.analysis.fastpath_plan import RETURN_STOP, FastPathPlan
@@ -199,8 +207,8 @@ def _functions_to_twin(obj: Object, programs: list[Function]) -> list[Function]:
     wanted = {func: None for prog in programs for func in prog.reachable()}  # an ordered set
     taken = {s.name for s in obj.symbols}
     for func in wanted:
-        if func.name + TWIN_SUFFIX in taken:
-            raise BpfrewriteError(f"{obj.path}: a symbol named {func.name + TWIN_SUFFIX!r} exists already")
+        if twin_name(func.name) in taken:
+            raise BpfrewriteError(f"{obj.path}: a symbol named {twin_name(func.name)!r} exists already")
     # Deterministic: section order, then position, whatever order programs reached them in.
     return sorted(wanted, key=lambda f: (f.section.index, f.start))
 
@@ -246,7 +254,7 @@ def _add_twin(obj: Object, orig: Function, tags: dict[int, list]) -> Function:
     insns.extend(copies.values())
     osym = orig.symbol
     symbol = Symbol(
-        index=-1, name=orig.name + TWIN_SUFFIX, value=0, size=0, bind=osym.bind, type=osym.type,
+        index=-1, name=twin_name(orig.name), value=0, size=0, bind=osym.bind, type=osym.type,
         other=osym.other, shndx=sec.index,
     )
     obj.symbols.append(symbol)
@@ -258,7 +266,7 @@ def _add_twin(obj: Object, orig: Function, tags: dict[int, list]) -> Function:
     if orig.btf_func_id is not None and obj.btf is not None:
         # Named from the original's BTF FUNC, not its symbol: the kernel wants a C identifier
         # there (or refuses all of the object's BTF), and a symbol name may be anything.
-        btf_name = obj.btf.name(orig.btf_func_id) + TWIN_SUFFIX
+        btf_name = twin_name(obj.btf.name(orig.btf_func_id))
         twin.btf_func_id = _add_btf_func(obj, orig.btf_func_id, btf_name, tags.get(orig.btf_func_id, ()))
         first = twin.insns[0]
         if first.func is not None:
