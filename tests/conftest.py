@@ -29,6 +29,34 @@ BPF_CFLAGS = (
 )  # fmt: skip
 
 
+_BPF_HEADERS = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
+
+
+def spin_lock_source(name: str = "prog", includes: str = _BPF_HEADERS) -> str:
+    """C source of a tc program `name` that takes a bpf_spin_lock at line 12 (with the default includes).
+
+    Lint reports it (spin-lock-not-terminable, at 12:2); projects in the CLI, pre-commit and
+    build-integration tests use it as the file that must be reported.
+    """
+    return includes + """\
+struct v { struct bpf_spin_lock lock; __u64 n; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct v); } m SEC(".maps");
+SEC("tc")
+int %s(struct __sk_buff *skb)
+{
+	__u32 k = 0;
+	struct v *p = bpf_map_lookup_elem(&m, &k);
+	if (!p)
+		return 0;
+	bpf_spin_lock(&p->lock);
+	p->n++;
+	bpf_spin_unlock(&p->lock);
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+""" % name
+
+
 def unavailable(reason: str) -> None:
     """Skip the current test for `reason`, or fail it when the environment requires the kernel."""
     if os.environ.get("BPFREWRITE_REQUIRE_KERNEL") == "1":

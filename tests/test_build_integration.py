@@ -11,35 +11,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
+from conftest import require_tool, spin_lock_source
 
 REPO = Path(__file__).resolve().parent.parent
 SPIN = REPO / "testdata" / "spin_lock.bpf.o"
 INCLUDE = REPO / "testdata" / "include"
 
 # Compiles only with -DNEEDED (or a header defining it) and with INCLUDE on the include path.
-SOURCE = """\
+SOURCE = spin_lock_source("prog", includes="""\
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "cfg.h"
 #ifndef NEEDED
 #error NEEDED is not defined
 #endif
-struct v { struct bpf_spin_lock lock; __u64 n; };
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct v); } m SEC(".maps");
-SEC("tc") int prog(struct __sk_buff *skb)
-{
-	__u32 k = 0;
-	struct v *p = bpf_map_lookup_elem(&m, &k);
-	if (!p)
-		return 0;
-	bpf_spin_lock(&p->lock);
-	p->n++;
-	bpf_spin_unlock(&p->lock);
-	return 0;
-}
-char LICENSE[] SEC("license") = "GPL";
-"""
+""")
 
 
 def cli(*args, cwd=None) -> subprocess.CompletedProcess:

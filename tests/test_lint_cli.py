@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import spin_lock_source
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / "testdata"
@@ -118,25 +119,7 @@ def test_pyproject_unknown_slug_is_an_error(monkeypatch, capsys, tmp_path):
     assert code == 2 and "nope" in err and "pyproject.toml" in err
 
 
-SPIN_C = """\
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-struct v { struct bpf_spin_lock lock; __u64 n; };
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct v); } m SEC(".maps");
-SEC("tc")
-int prog(struct __sk_buff *skb)
-{
-	__u32 k = 0;
-	struct v *p = bpf_map_lookup_elem(&m, &k);
-	if (!p)
-		return 0;
-	bpf_spin_lock(&p->lock);
-	p->n++;
-	bpf_spin_unlock(&p->lock);
-	return 0;
-}
-char LICENSE[] SEC("license") = "GPL";
-"""
+SPIN_C = spin_lock_source("prog")
 
 
 def test_c_input_is_compiled_and_reported_at_its_source(monkeypatch, capsys, tmp_path):

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
+from conftest import require_tool, spin_lock_source
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,25 +29,7 @@ int good(struct __sk_buff *skb)
 char LICENSE[] SEC("license") = "GPL";
 """
 
-BAD = """\
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-struct v { struct bpf_spin_lock lock; __u64 n; };
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct v); } m SEC(".maps");
-SEC("tc")
-int bad(struct __sk_buff *skb)
-{
-	__u32 k = 0;
-	struct v *p = bpf_map_lookup_elem(&m, &k);
-	if (!p)
-		return 0;
-	bpf_spin_lock(&p->lock);
-	p->n++;
-	bpf_spin_unlock(&p->lock);
-	return 0;
-}
-char LICENSE[] SEC("license") = "GPL";
-"""
+BAD = spin_lock_source("bad")
 
 
 def _git(cwd: Path, *args: str) -> None:
