@@ -29,10 +29,22 @@ BPF_CFLAGS = (
 )  # fmt: skip
 
 
-_BPF_HEADERS = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
+BPF_HEADERS = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
+LICENSE = 'char LICENSE[] SEC("license") = "GPL";\n'
+XDP_CTX = "struct xdp_md *ctx"
 
 
-def spin_lock_source(name: str = "prog", includes: str = _BPF_HEADERS) -> str:
+def returning(section: str, name: str, value: str, param: str = XDP_CTX) -> str:
+    """C of a program `name` in `section` that only returns `value` (a C expression of its `param`)."""
+    return f'\nSEC("{section}")\nint {name}({param})\n{{\n\treturn {value};\n}}\n'
+
+
+def c_object(*functions: str) -> str:
+    """C source of an object: the BPF headers, the functions, a GPL license."""
+    return BPF_HEADERS + "".join(functions) + LICENSE
+
+
+def spin_lock_source(name: str = "prog", includes: str = BPF_HEADERS) -> str:
     """C source of a tc program `name` that takes a bpf_spin_lock at line 12 (with the default includes).
 
     Lint reports it (spin-lock-not-terminable, at 12:2); projects in the CLI, pre-commit and

@@ -9,35 +9,20 @@ import subprocess
 import sys
 
 import pytest
-from conftest import require_tool
+from conftest import BPF_HEADERS, LICENSE, c_object, require_tool, returning
 
 from bpfrewrite import cli
 from bpfrewrite.render.layout import format_ns
 from bpfrewrite.render.verify import speed_ratio
 from bpfrewrite.kernel.runner import ProgResult
 
-HEADER = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
-LICENSE = 'char LICENSE[] SEC("license") = "GPL";\n'
+HEADER = BPF_HEADERS
 
-GOOD = HEADER + """
-SEC("xdp")
-int slow(struct xdp_md *ctx)
-{
-	return 2;
-}
-
-SEC("kprobe/do_nanosleep")
-int probe(void *ctx)
-{
-	return 0;
-}
-
-SEC("?xdp")  /* a twin's shape: P__fast in "?" + P's section (bpfrewrite.twins) */
-int slow__fast(struct xdp_md *ctx)
-{
-	return 1;
-}
-""" + LICENSE
+GOOD = c_object(
+    returning("xdp", "slow", "2"),
+    returning("kprobe/do_nanosleep", "probe", "0", "void *ctx"),
+    returning("?xdp", "slow__fast", "1"),  # a twin's shape: P__fast in "?" + P's section (bpfrewrite.twins)
+)
 
 BAD = HEADER + """
 SEC("xdp")

@@ -7,7 +7,7 @@ import random
 import subprocess
 
 import pytest
-from conftest import require_tool
+from conftest import BPF_HEADERS, LICENSE, c_object, require_tool, returning
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.kernel import libbpf
@@ -15,16 +15,10 @@ from bpfrewrite.kernel.runner import check_bpf_elf, verify_object
 
 TESTDATA = __import__("pathlib").Path(__file__).resolve().parent.parent / "testdata"
 
-HEADER = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
-LICENSE = 'char LICENSE[] SEC("license") = "GPL";\n'
+HEADER = BPF_HEADERS
+SKB = "struct __sk_buff *skb"
 
-GOOD = HEADER + """
-SEC("xdp")
-int ret3(struct xdp_md *ctx)
-{
-	return 3;
-}
-""" + LICENSE
+GOOD = c_object(returning("xdp", "ret3", "3"))
 
 # `oob` reads past its 4-byte map value; `fine` sits beside it so we can see it is still reported.
 MIXED = HEADER + """
@@ -61,71 +55,23 @@ __attribute__((naked)) int uninit(void)
 }
 """ + LICENSE
 
-RUNNABLE = HEADER + """
-SEC("xdp")
-int xdp_len(struct xdp_md *ctx)
-{
-	return ctx->data_end - ctx->data;
-}
-
-SEC("tc")
-int tc_seven(struct __sk_buff *skb)
-{
-	return 7;
-}
-
-SEC("socket")
-int sock_nine(struct __sk_buff *skb)
-{
-	return 9;
-}
-
-SEC("raw_tp/sys_enter")
-int rawtp_five(void *ctx)
-{
-	return 5;
-}
-
-SEC("kprobe/do_nanosleep")
-int kp(void *ctx)
-{
-	return 0;
-}
-""" + LICENSE
+RUNNABLE = c_object(
+    returning("xdp", "xdp_len", "ctx->data_end - ctx->data"),
+    returning("tc", "tc_seven", "7", SKB),
+    returning("socket", "sock_nine", "9", SKB),
+    returning("raw_tp/sys_enter", "rawtp_five", "5", "void *ctx"),
+    returning("kprobe/do_nanosleep", "kp", "0", "void *ctx"),
+)
 
 # A twin's shape without a .bpfrewrite record (as after libbpf's linker): P__fast in "?" + P's
 # section. mimic__fast has the name but not the section: a program of the user's, not a twin.
-TWINS = HEADER + """
-SEC("xdp")
-int orig(struct xdp_md *ctx)
-{
-	return 1;
-}
-
-SEC("?xdp")
-int orig__fast(struct xdp_md *ctx)
-{
-	return 1;
-}
-
-SEC("?xdp")
-int lonely__fast(struct xdp_md *ctx)
-{
-	return 1;
-}
-
-SEC("xdp")
-int mimic(struct xdp_md *ctx)
-{
-	return 1;
-}
-
-SEC("xdp")
-int mimic__fast(struct xdp_md *ctx)
-{
-	return 1;
-}
-""" + LICENSE
+TWINS = c_object(
+    returning("xdp", "orig", "1"),
+    returning("?xdp", "orig__fast", "1"),
+    returning("?xdp", "lonely__fast", "1"),
+    returning("xdp", "mimic", "1"),
+    returning("xdp", "mimic__fast", "1"),
+)
 
 # libbpf fills jump_table's slot 0 with tail_target while loading, so the two must load together.
 TAIL_CALL = HEADER + """
@@ -154,13 +100,7 @@ int tail_target(struct __sk_buff *skb)
 }
 """ + LICENSE
 
-FENTRY = HEADER + """
-SEC("fentry/do_nanosleep")
-int on_nanosleep(void *ctx)
-{
-	return 0;
-}
-""" + LICENSE
+FENTRY = c_object(returning("fentry/do_nanosleep", "on_nanosleep", "0", "void *ctx"))
 
 MISSING_KFUNC = HEADER + """
 extern void bpf_no_such_kfunc_here(void) __ksym;
