@@ -53,31 +53,31 @@ def test_own_config_is_obeyed(tmp_path) -> None:
     assert marker.exists() and (shared / "DEPFILE").exists()  # the control: a trusted config does run cc
 
 
-@pytest.mark.parametrize("case", ["file-owned-by-nobody", "file-mode-0666",
-                                  "dir-owned-by-nobody", "dir-mode-0777", "symlink-owned-by-nobody"])
+def _symlink_owned_by_nobody(shared: Path, config: Path) -> None:
+    real = shared / "real.toml"
+    config.rename(real)
+    config.symlink_to(real)
+    try:
+        os.lchown(config, NOBODY, NOBODY)
+    except PermissionError:
+        unavailable("changing a file's owner needs root")
+
+
+# case -> (what makes the project's config untrusted, the reason the warning gives)
+UNTRUSTED = {
+    "file-owned-by-nobody": (lambda shared, config: _chown(config, NOBODY), "owned by uid 65534"),
+    "file-mode-0666": (lambda shared, config: config.chmod(0o666), "writable by others"),
+    "dir-owned-by-nobody": (lambda shared, config: _chown(shared, NOBODY), "its directory is owned by uid 65534"),
+    "dir-mode-0777": (lambda shared, config: shared.chmod(0o777), "its directory is writable"),
+    "symlink-owned-by-nobody": (_symlink_owned_by_nobody, "symlink owned by uid 65534"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNTRUSTED))
 def test_untrusted_config_runs_and_writes_nothing(tmp_path, case) -> None:
     shared, config, marker = _project(tmp_path)
-    if case == "file-owned-by-nobody":
-        _chown(config, NOBODY)
-        why = "owned by uid 65534"
-    elif case == "file-mode-0666":
-        config.chmod(0o666)
-        why = "writable by others"
-    elif case == "dir-owned-by-nobody":
-        _chown(shared, NOBODY)
-        why = "its directory is owned by uid 65534"
-    elif case == "dir-mode-0777":
-        shared.chmod(0o777)
-        why = "its directory is writable"
-    else:
-        real = shared / "real.toml"
-        config.rename(real)
-        config.symlink_to(real)
-        try:
-            os.lchown(config, NOBODY, NOBODY)
-        except PermissionError:
-            unavailable("changing a file's owner needs root")
-        why = "symlink owned by uid 65534"
+    untrust, why = UNTRUSTED[case]
+    untrust(shared, config)
     if os.geteuid() != 0 and "nobody" in case:
         unavailable("needs root")
     proc = _lint(shared)
