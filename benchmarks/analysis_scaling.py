@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import io
 import sys
 import time
 from pathlib import Path
@@ -66,19 +65,11 @@ def analyse(path: Path, repeat: int) -> tuple[int, dict[str, float]]:
 
 def profile(path: Path, top: int = 25) -> str:
     """cProfile of one run of every analysis on path, top functions by own time."""
-    import cProfile
-    import pstats
-
+    from benchmarks.measure import profile_call
     from bpfrewrite.elf.reader import read_object
 
     obj = read_object(path)
-    prof = cProfile.Profile()
-    prof.enable()
-    _run_all(obj)
-    prof.disable()
-    out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
-    return out.getvalue()
+    return profile_call(lambda: _run_all(obj), top)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,6 @@ is not met. `--profile` adds a cProfile of one in-process disasm run (top functi
 from __future__ import annotations
 
 import argparse
-import io
 import shutil
 import subprocess
 import sys
@@ -63,20 +62,15 @@ def in_process(obj: Path, repeat: int) -> dict[str, float]:
 
 def profile(obj: Path, top: int) -> str:
     """cProfile of one in-process `disasm` (read and text listing), top functions by own time."""
-    import cProfile
-    import pstats
-
+    from benchmarks.measure import profile_call
     from bpfrewrite.render.listing import text_listing
     from bpfrewrite.elf.reader import read_object
 
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in text_listing(read_object(obj)):
-        pass
-    prof.disable()
-    out = io.StringIO()
-    pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
-    return out.getvalue()
+    def run() -> None:
+        for _ in text_listing(read_object(obj)):
+            pass
+
+    return profile_call(run, top, strip_dirs=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import io
 import subprocess
 import sys
 import time
@@ -50,16 +49,9 @@ def objdump_once(path: Path) -> float:
 
 def profile(path: Path, top: int = 25) -> str:
     """cProfile of one lint of path (read and rules), top functions by own time."""
-    import cProfile
-    import pstats
+    from benchmarks.measure import profile_call
 
-    prof = cProfile.Profile()
-    prof.enable()
-    lint_once(path)
-    prof.disable()
-    out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
-    return out.getvalue()
+    return profile_call(lambda: lint_once(path), top)
 
 
 def main(argv: list[str] | None = None) -> int:

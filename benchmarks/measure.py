@@ -30,6 +30,24 @@ class Measured:
     returncode: int
 
 
+def profile_call(fn, top: int = 25, strip_dirs: bool = False) -> str:
+    """cProfile of one call of fn(): the top functions by own time, as pstats prints them."""
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    fn()
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    if strip_dirs:
+        stats.strip_dirs()
+    stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
 def measure(cmd: list[str], env: dict | None = None) -> Measured:
     """Run cmd once (stdout and stderr discarded) and measure it."""
     env = dict(os.environ if env is None else env)
