@@ -14,7 +14,7 @@ bpfrewrite, not loaded: nothing here promises the verifier accepts it.
 Compiled objects are cached under the system temp dir, keyed by a hash of the source, the
 compiler flags and the compiler's version, so only the first run pays for clang.
 The instruction count is what `read_object` sees: `Instruction`s (an ld_imm64 counts once)
-summed over executable sections, as `count_instructions` computes.
+summed over executable sections, as `benchmarks.compiled.count_instructions` computes.
 
 Run as a script to build one and print its path and size:
 
@@ -27,15 +27,11 @@ import hashlib
 import math
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-CLANG = os.environ.get("CLANG", "clang-19")
 CFLAGS = ["-target", "bpf", "-O2", "-g", "-I/usr/include/x86_64-linux-gnu"]
 DEFAULT_INSNS = 100_000
-CACHE_DIR = Path(tempfile.gettempdir()) / "bpfrewrite-bench-objects"
 
 # Instructions one unit compiles to with clang-19 -O2 (measured: 124 on average; units differ a
 # little by section). Kept a little low so the first compile reaches the target; a compiler that
@@ -236,49 +232,11 @@ def generate_source(units: int) -> str:
     return "\n".join(parts)
 
 
-def count_instructions(path: str | os.PathLike) -> int:
-    """Instructions read_object finds in the object's executable sections (ld_imm64 counts once)."""
-    from bpfrewrite.elf.reader import read_object
-
-    return sum(len(sec.insns) for sec in read_object(path).exec_sections())
-
-
-def _compiler_id() -> str:
-    try:
-        out = subprocess.run([CLANG, "--version"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        sys.exit(f"large_object: cannot run {CLANG} ({exc}); install clang-19")
-    return out.stdout.splitlines()[0] if out.stdout else CLANG
-
-
 def _compile(units: int) -> tuple[Path, int]:
     """The object compiled from `units` units and its instruction count (cached)."""
-    source = generate_source(units)
-    recipe = "\0".join([_compiler_id(), *CFLAGS, "-fdebug-prefix-map", source])
-    key = hashlib.sha256(recipe.encode()).hexdigest()[:20]
-    obj = CACHE_DIR / f"large-{units}u-{key}.bpf.o"
-    # The count is kept beside the object: reading 100,000 instructions back takes seconds.
-    count_file = obj.with_suffix(".insns")
-    if obj.exists() and count_file.exists():
-        return obj, int(count_file.read_text())
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE_DIR) as work:
-        src = Path(work) / "large.bpf.c"
-        src.write_text(source)
-        tmp = Path(work) / "large.bpf.o"
-        # The prefix map keeps the random work dir out of DWARF, so listings are the same every run.
-        cmd = [CLANG, *CFLAGS, f"-fdebug-prefix-map={work}=.", "-c", src.name, "-o", tmp.name]
-        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = proc.stderr.strip().splitlines()[-1:] or ["no message"]
-            sys.exit(f"large_object: {CLANG} failed: {tail[0]}")
-        count = count_instructions(tmp)
-        # Renames are atomic: a concurrent run sees a whole object and count, or none.
-        count_tmp = Path(work) / "count"
-        count_tmp.write_text(f"{count}\n")
-        os.replace(tmp, obj)
-        os.replace(count_tmp, count_file)
-    return obj, count
+    from benchmarks.compiled import cached_object
+
+    return cached_object("large_object", f"large-{units}u", generate_source(units), CFLAGS)
 
 
 def make_large_object(

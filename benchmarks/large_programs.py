@@ -86,7 +86,7 @@ def targets() -> list[Target]:
 def run(selected: list[Target], out=sys.stdout) -> list[str]:
     """Measure every tool on every target; print and return the markdown table lines."""
     from benchmarks.measure import bpfrewrite, measure
-    from benchmarks.single_function import CLANG, count_instructions
+    from benchmarks.compiled import CLANG, count_instructions
 
     lines = [
         "| object | insns | largest function | clang-19 -c | llvm-objdump-19 -d | -d -l | disasm | lint | patch "

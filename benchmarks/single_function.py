@@ -19,19 +19,14 @@ the generated program it tests; the kernel selftest pyperf180 is the loaded refe
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-CLANG = os.environ.get("CLANG", "clang-19")
 # -mcpu=v4: jumps across a function this long need gotol (pyperf180 is built the same way).
 CFLAGS = ["-target", "bpf", "-O2", "-g", "-mcpu=v4", "-I/usr/include/x86_64-linux-gnu"]
-CACHE_DIR = Path(tempfile.gettempdir()) / "bpfrewrite-bench-objects"
 SHAPES = ("straight", "loops")
 _N_SLOTS, _N_WORDS = 24, 16  # volatile 8- and 4-byte stack slots: many stack locations, as pyperf has
 
@@ -153,41 +148,12 @@ def generate_source(units: int, shape: str, programs: int = 1) -> str:
     return "".join(parts)
 
 
-def count_instructions(path: str | os.PathLike) -> int:
-    """Instructions read_object finds in the object's executable sections (ld_imm64 counts once)."""
-    from bpfrewrite.elf.reader import read_object
-
-    return sum(len(sec.insns) for sec in read_object(path).exec_sections())
-
-
 def _compile(units: int, shape: str, programs: int) -> tuple[Path, int]:
+    from benchmarks.compiled import cached_object
+
     source = generate_source(units, shape, programs)
-    version = subprocess.run([CLANG, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    key = hashlib.sha256("\0".join([version, *CFLAGS, source]).encode()).hexdigest()[:20]
-    obj = CACHE_DIR / f"single-{shape}-{programs}p-{units}u-{key}.bpf.o"
-    count_file = obj.with_suffix(".insns")
-    if obj.exists() and count_file.exists():
-        return obj, int(count_file.read_text())
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE_DIR) as work:
-        src = Path(work) / "single.bpf.c"
-        src.write_text(source)
-        proc = subprocess.run(compile_command(src.name, "single.bpf.o", work), cwd=work, capture_output=True,
-                              text=True)
-        if proc.returncode != 0:
-            tail = proc.stderr.strip().splitlines()[-1:] or ["no message"]
-            sys.exit(f"single_function: {CLANG} failed: {tail[0]}")
-        count = count_instructions(Path(work) / "single.bpf.o")
-        (Path(work) / "count").write_text(f"{count}\n")
-        shutil.copyfile(src, obj.with_suffix(".c"))  # the source beside the object: benchmarks recompile it
-        os.replace(Path(work) / "single.bpf.o", obj)
-        os.replace(Path(work) / "count", count_file)  # renames are atomic: concurrent runs see all or nothing
-    return obj, count
-
-
-def compile_command(src: str, out: str, workdir: str) -> list[str]:
-    """clang-19's command line for a generated source (the prefix map keeps workdir out of DWARF)."""
-    return [CLANG, *CFLAGS, f"-fdebug-prefix-map={workdir}=.", "-c", src, "-o", out]
+    # The source beside the object: benchmarks recompile it.
+    return cached_object("single_function", f"single-{shape}-{programs}p-{units}u", source, CFLAGS, keep_source=True)
 
 
 def make_single_function(n_insns: int, shape: str = "straight", dest_dir: str | os.PathLike | None = None,
