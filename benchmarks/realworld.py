@@ -157,21 +157,21 @@ def examine(path: str, tmpdir: str, progress=lambda out: None) -> dict:
     if not out["patch"]:
         out["patch_error"] = first_line(err) or f"exit {code}"
     progress(out)
-    fresh_bpffs()
-    ok, reason, n = libbpf_load(path, twins=False)
-    out["loads"] = ok
-    out["programs_loaded"] = n
-    if not ok:
-        out["load_error"] = reason
+    _load(out, "", path, twins=False)
     progress(out)
     if out["patch"]:
-        fresh_bpffs()
-        ok, reason, n = libbpf_load(patched, twins=True)
-        out["patched_loads"] = ok
-        out["patched_programs_loaded"] = n
-        if not ok:
-            out["patched_load_error"] = reason
+        _load(out, "patched_", patched, twins=True)
     return out
+
+
+def _load(out: dict, prefix: str, path: str, twins: bool) -> None:
+    """Load path through libbpf in a fresh bpffs; record PREFIXloads, PREFIXprograms_loaded, PREFIXload_error."""
+    fresh_bpffs()
+    ok, reason, n = libbpf_load(path, twins=twins)
+    out[prefix + "loads"] = ok
+    out[prefix + "programs_loaded"] = n
+    if not ok:
+        out[prefix + "load_error"] = reason
 
 
 def first_line(text: str) -> str:
