@@ -56,6 +56,22 @@ def _reg(n: int, prefix: str) -> str | None:
     return f"{prefix}{n}" if n <= 11 else None
 
 
+def _with_reg(field: str, text: Callable[[str, _Insn], str]) -> Formatter:
+    """A formatter of an instruction naming one 64-bit register (its `dst` or `src`)."""
+    def f(i: _Insn) -> str | None:
+        r = _reg(getattr(i, field), "r")
+        return None if r is None else text(r, i)
+    return f
+
+
+def _with_regs(text: Callable[[str, str, _Insn], str | None]) -> Formatter:
+    """A formatter of a memory instruction naming dst and src as 64-bit registers."""
+    def f(i: _Insn) -> str | None:
+        d, s = _reg(i.dst, "r"), _reg(i.src, "r")
+        return None if d is None or s is None else text(d, s, i)
+    return f
+
+
 def _alu(code: int) -> Formatter:
     p = "w" if code & 0x07 == 0x04 else "r"
     op = code & 0xF0
@@ -153,10 +169,7 @@ def _jmp(code: int) -> Formatter:
     if code == 0x85:
         return lambda i: f"call {_hex(i.imm)}"
     if code == 0x8D:
-        def f(i: _Insn) -> str | None:
-            d = _reg(i.dst, "r")
-            return None if d is None else f"callx {d}"
-        return f
+        return _with_reg("dst", lambda d, i: f"callx {d}")
     if code == 0x95:
         return lambda i: "exit" if i.imm == 0 else None
     if code == 0xE5:
@@ -184,10 +197,7 @@ def _ld(code: int) -> Formatter:
     if mode == 0x20:
         return lambda i: f"r0 = *({_SIZE_NAME[size]} *)skb[{_hex(i.imm)}]"
     if mode == 0x40:
-        def f(i: _Insn) -> str | None:
-            s = _reg(i.src, "r")
-            return None if s is None else f"r0 = *({_SIZE_NAME[size]} *)skb[{s}]"
-        return f
+        return _with_reg("src", lambda s, i: f"r0 = *({_SIZE_NAME[size]} *)skb[{s}]")
     return lambda i: None
 
 
@@ -200,24 +210,14 @@ def _ldx(code: int) -> Formatter:
         ty = _SSIZE_NAME[size]
     else:
         return lambda i: None
-
-    def f(i: _Insn) -> str | None:
-        d, s = _reg(i.dst, "r"), _reg(i.src, "r")
-        if d is None or s is None:
-            return None
-        return f"{d} = *({ty} *)({_mem(s, i.off)})"
-    return f
+    return _with_regs(lambda d, s, i: f"{d} = *({ty} *)({_mem(s, i.off)})")
 
 
 def _st(code: int) -> Formatter:
     if code & 0xE0 != 0x60:
         return lambda i: None
     ty = _SIZE_NAME[code & 0x18]
-
-    def f(i: _Insn) -> str | None:
-        d = _reg(i.dst, "r")
-        return None if d is None else f"*({ty} *)({_mem(d, i.off)}) = {_hex(i.imm)}"
-    return f
+    return _with_reg("dst", lambda d, i: f"*({ty} *)({_mem(d, i.off)}) = {_hex(i.imm)}")
 
 
 def _stx(code: int) -> Formatter:
@@ -225,20 +225,12 @@ def _stx(code: int) -> Formatter:
     size = code & 0x18
     ty = _SIZE_NAME[size]
     if mode == 0x60:
-        def f(i: _Insn) -> str | None:
-            d, s = _reg(i.dst, "r"), _reg(i.src, "r")
-            if d is None or s is None:
-                return None
-            return f"*({ty} *)({_mem(d, i.off)}) = {s}"
-        return f
+        return _with_regs(lambda d, s, i: f"*({ty} *)({_mem(d, i.off)}) = {s}")
     if mode != 0xC0 or size not in (0x00, 0x18):
         return lambda i: None
     dw = size == 0x18
 
-    def f(i: _Insn) -> str | None:
-        d, s = _reg(i.dst, "r"), _reg(i.src, "r")
-        if d is None or s is None:
-            return None
+    def atomic(d: str, s: str, i: _Insn) -> str | None:
         # LLVM decodes only imm bits 0-7: the operation (4-7) and the fetch flag (0-3) when the
         # operation has a fetch form; other low bits fall back to the no-fetch form.
         op, flag = i.imm & 0xF0, i.imm & 0x0F
@@ -256,7 +248,7 @@ def _stx(code: int) -> Formatter:
         if op in _ATOMIC_LOCK:
             return f"lock *(u64 *)({addr}) {_ATOMIC_LOCK[op]} {s}"
         return None
-    return f
+    return _with_regs(atomic)
 
 
 _BY_CLASS = {0: _ld, 1: _ldx, 2: _st, 3: _stx, 4: _alu, 5: _jmp, 6: _jmp, 7: _alu}
