@@ -105,6 +105,15 @@ def test_lint_says_of_eb_what_it_says_of_el(path: Path) -> None:
         assert (code_eb, out_eb.replace("testdata/eb/", "testdata/")) == (code_el, out_el)
 
 
+@pytest.mark.parametrize("path", SAME_CODE, ids=_ids)
+def test_cfg_of_eb_is_the_cfg_of_el(path: Path) -> None:
+    """Blocks, edges, loops and their bounds: the same graph from either byte order (dot and json)."""
+    for fmt in ("dot", "json"):
+        code_eb, out_eb = _cli("cfg", "--format", fmt, str(path))
+        code_el, out_el = _cli("cfg", "--format", fmt, str(_el(path)))
+        assert code_eb == code_el == 0 and out_eb.replace("testdata/eb/", "testdata/") == out_el and out_el
+
+
 @pytest.fixture(scope="module")
 def patched(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     """name -> (patched bpfel, patched bpfeb), written by the patch command's library call."""
