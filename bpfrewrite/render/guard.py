@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from bpfrewrite.render.layout import columns, format_ns
+from bpfrewrite.render.layout import columns, count, format_ns
 
 
 def event_json(event) -> str:
@@ -52,8 +52,7 @@ def event_text(event) -> str:
     per_run = format_ns(event.ns_per_run)
     text = f"{event.kind} {event.program}: {event.from_prog} -> {event.to_prog} at {event.time_s:.2f}s"
     if event.kind == "switch":
-        noun = "interval" if event.intervals_over == 1 else "intervals"
-        text += f", {per_run}/run over budget {format_ns(event.budget_ns)} for {event.intervals_over} {noun}"
+        text += f", {per_run}/run over budget {format_ns(event.budget_ns)} for {count(event.intervals_over, 'interval')}"
     text += f"; method {event.method}; latency {format_ns(event.latency_ns)}"
     if event.restore_in_s is not None:
         text += f"; restore in {event.restore_in_s:g}s"

@@ -1,4 +1,4 @@
-"""Plain-text layout the text renderers share: tables of aligned columns, durations in words."""
+"""Plain-text layout the text renderers share: tables of aligned columns, counted nouns, durations in words."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -10,6 +10,11 @@ def columns(rows: Sequence[Sequence[str]], left: int) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
             for r in rows]
+
+
+def count(n: int, word: str) -> str:
+    """n and word, plural unless n is 1: `1 twin`, `0 twins`, `3 errors`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def format_ns(ns: float | None) -> str:

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from bpfrewrite.diagnostics.diagnostic import display_path
 from bpfrewrite.passes.verdicts import can_drop, fails_closed
-from bpfrewrite.render.layout import columns
+from bpfrewrite.render.layout import columns, count
 
 
 def report_json(result) -> str:
@@ -59,7 +59,7 @@ def report_text(result) -> Iterator[str]:
     if result.verdicts:
         yield from verdict_table([(o.name, o.prog_type, vo, vt) for o, _, vo, vt in result.verdicts])
         yield ""
-    yield ", ".join(_count(n, word) for n, word in
+    yield ", ".join(count(n, word) for n, word in
                     ((len(result.pairs), "twin"), (len(result.sites), "site"), (len(result.problems), "problem")))
 
 
@@ -75,7 +75,3 @@ def verdict_table(rows_in) -> Iterator[str]:
             note = "-"
         rows.append((name, prog_type or "-", original.text(), twin.text(), note))
     yield from columns(rows, left=len(rows[0]))
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.kernel.results import ProgResult, TwinCost, twin_cost
-from bpfrewrite.render.layout import columns, format_ns
+from bpfrewrite.render.layout import columns, count, format_ns
 
 # The JSON schema's version: bump when a key changes meaning or disappears; adding keys keeps it.
 # 2: `line` became an integer beside a new `file` key (before: one "file.c:LINE" string, no version key).
@@ -103,8 +103,7 @@ def render_text(results: list[ProgResult], run: bool) -> str:
         out.extend(f"    {n}" for n in extra)
     rejected = sum(not r.accepted for r in results)
     accepted = len(results) - rejected
-    noun = "program" if len(results) == 1 else "programs"
-    out.append(f"{len(results)} {noun}: {accepted} accepted, {rejected} rejected")
+    out.append(f"{count(len(results), 'program')}: {accepted} accepted, {rejected} rejected")
     cost = twin_cost(results)
     if cost is not None:
         out.append(render_twin_cost(cost))

@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from bpfrewrite.diagnostics.diagnostic import Diagnostic, Severity
+from bpfrewrite.render.layout import count
 
 _RESET = "\033[0m"
 _BOLD = "\033[1m"
@@ -63,10 +64,10 @@ def render(diags: list[Diagnostic], stream: TextIO | None = None, hidden_infos: 
     lines: list[str] = []
     for diag in diags:
         lines.extend(render_one(diag, colour))
-    hidden = f"{hidden_infos} info{'s' if hidden_infos != 1 else ''} hidden (--show-infos shows them)"
+    hidden = f"{count(hidden_infos, 'info')} hidden (--show-infos shows them)"
     if diags:
         counts = {s: sum(d.severity == s for d in diags) for s in Severity}
-        parts = [f"{n} {s.label}{'s' if n != 1 else ''}" for s, n in sorted(counts.items(), reverse=True) if n]
+        parts = [count(n, s.label) for s, n in sorted(counts.items(), reverse=True) if n]
         lines.append(", ".join(parts) + " generated" + (f"; {hidden}." if hidden_infos else "."))
     elif hidden_infos:
         lines.append(hidden[0].upper() + hidden[1:] + ".")
