@@ -45,6 +45,16 @@ def test_every_rule_has_a_current_doc_page():
     assert pages == set(RULES), "doc pages for rules that do not exist"
 
 
+def test_the_page_writer_writes_the_pages_docs_rules_holds(tmp_path):
+    """tools/gen_rule_docs.py writes one page per rule, the same bytes as the checked-in ones."""
+    import runpy
+
+    write_all = runpy.run_path(str(REPO / "tools" / "gen_rule_docs.py"))["write_all"]
+    written = write_all(tmp_path)
+    assert sorted(p.name for p in written) == sorted(p.name for p in DOCS_DIR.glob("*.md"))
+    assert all(p.read_bytes() == (DOCS_DIR / p.name).read_bytes() for p in written)
+
+
 def test_lint_doc_lists_every_rule():
     text = (REPO / "docs" / "lint.md").read_text()
     for slug in RULES:
