@@ -1,6 +1,6 @@
 """The memory budget: analyses stop with one clear line when the process outgrows it.
 
-The budget is the peak resident set size of the process (resource.getrusage ru_maxrss), in MiB,
+The budget is the peak resident set size of the process (VmHWM of /proc/self/status), in MiB,
 from the environment variable BPFREWRITE_MEMORY_BUDGET (default DEFAULT_MIB; 0 turns the check
 off). The analysis manager checks it before and after every analysis and transform, and the
 analyses that grow with paths or queries (dataflow's per-location solving, the value walks) check
@@ -39,6 +39,17 @@ def budget_mib() -> int:
 
 def peak_mib() -> float:
     """The process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    # Not getrusage's ru_maxrss: Linux carries the forking parent's peak into the child through
+    # exec (fs/exec.c exec_mmap: setmax_mm_hiwater_rss of the pre-exec mm), so bpfrewrite started by a
+    # 1 GiB process (a test runner, a build tool) would read 1 GiB before doing anything.
+    # VmHWM is the peak of this program's own address space.
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -103,3 +103,15 @@ def test_default_budget_lets_a_normal_run_through():
     assert budget.DEFAULT_MIB >= 1024
     proc = cli("lint", "--fail-on", "never", TESTDATA / "loop.bpf.o")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_budget_counts_only_the_programs_own_peak():
+    """A child of a large process does not start with its parent's peak (Linux's ru_maxrss would say so)."""
+    parent_mib = 400
+    ballast = bytearray(parent_mib << 20)
+    ballast[::4096] = b"\1" * len(ballast[::4096])  # touch every page: resident, not just reserved
+    code = "from bpfrewrite.budget import peak_mib; print(peak_mib())"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    del ballast
+    assert float(proc.stdout) < parent_mib / 2, proc.stdout
