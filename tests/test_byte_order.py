@@ -8,6 +8,7 @@ the parsed model (tests/byteswap.py): this machine cannot load bpfeb code.
 """
 from __future__ import annotations
 
+import json
 import re
 import struct
 import subprocess
@@ -282,3 +283,36 @@ def test_dataflow_follows_a_spilled_value_into_its_low_half_in_either_order(tmp_
     assert fills == ["r2 = *(u32 *)(r10 - 0x4)" if target == "bpfeb" else "r2 = *(u32 *)(r10 - 0x8)"]
     (lock,) = [k for k, i in enumerate(func.insns) if i.ref is not None and i.ref.name == "lock_thing"]
     assert AnalysisManager(obj).get(Dataflow, func).result_tested(lock)
+
+
+# A 64-bit spill of 1 read back by a 32-bit fill: which half a slot holds follows the byte order.
+_SPILL_FILL = """\t.section xdp,"ax"
+\t.globl prog
+\t.type prog,@function
+prog:
+\tr1 = 1
+\t*(u64 *)(r10 - 8) = r1
+\tr0 = *(u32 *)(r10 - {fill})
+\texit
+.Lend:
+\t.size prog, .Lend-prog
+\t.section license,"aw"
+_license:
+\t.asciz "GPL"
+"""
+
+
+@pytest.mark.parametrize("triple, fill, values", [
+    ("bpfel", 8, [1]),  # the low half sits at the spill's offset
+    ("bpfeb", 4, [1]),  # ... and at its end in bpfeb
+    ("bpfeb", 8, []),   # the high half (0): not claimed to be 1
+])
+def test_return_values_read_the_half_a_slot_holds(tmp_path, triple, fill, values):
+    require_tool("llvm-mc-19")
+    src, obj = tmp_path / "p.s", tmp_path / f"p_{triple}.o"
+    src.write_text(_SPILL_FILL.format(fill=fill))
+    subprocess.run(["llvm-mc-19", "-triple", triple, "-filetype=obj", str(src), "-o", str(obj)], check=True)
+    result = CliRunner().invoke(app, ["patch", str(obj), str(tmp_path / "out.o"), "--report", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (verdict,) = json.loads(result.output)["verdicts"]
+    assert verdict["original"]["values"] == values and verdict["original"]["unknown"] == (not values)

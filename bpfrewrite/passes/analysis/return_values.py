@@ -153,11 +153,13 @@ class _Solver:
         return callee.values | UNKNOWN if callee.unknown else callee.values
 
     def _stored(self, insn, loc: int, state: dict):
-        """A stack slot written by a store to exactly its offset (the low bytes of a wider store)."""
+        """A stack slot written by a store that holds the slot's whole value (the low bytes of a wider store)."""
         if not insn.is_store or insn.dst != FP:
             return UNKNOWN  # calls and stores through pointers clobbering escaped slots, atomics
         off, size = self.rd.locs.slots[loc - NREGS]
-        if off != insn.off or size > insn.access_bytes:
+        # The low bytes of a wider store sit at its offset in bpfel, at its end in bpfeb.
+        low = insn.off + insn.access_bytes - size if self.rd.locs.big_endian else insn.off
+        if off != low or size > insn.access_bytes:
             return UNKNOWN
         v = state.get(insn.src, UNKNOWN) if insn.klass == Class.STX else frozenset({insn.imm & _M64})
         return _map(v, lambda x: x & ((1 << (8 * size)) - 1))
