@@ -8,6 +8,7 @@ the parsed model (tests/byteswap.py): this machine cannot load bpfeb code.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import struct
@@ -316,3 +317,20 @@ def test_return_values_read_the_half_a_slot_holds(tmp_path, triple, fill, values
     assert result.exit_code == 0, result.output
     (verdict,) = json.loads(result.output)["verdicts"]
     assert verdict["original"]["values"] == values and verdict["original"]["unknown"] == (not values)
+
+
+def test_fields_this_version_does_not_know_are_not_written_in_the_other_order():
+    """Unknown header bytes or record tails cannot be swapped: written as read they would mix orders."""
+    obj = read_object(TESTDATA / "eb" / "loop.bpf.o")
+    obj.btf.header_extra = bytes(4)
+    assert obj.btf.serialize()[:2] == b"\xeb\x9f"  # its own order still writes
+    with pytest.raises(BpfrewriteError, match="cannot write it in little-endian order"):
+        obj.btf.serialize("little")
+    ext = obj.btf_ext
+    assert ext.serialize("little")  # known fields only: swapped
+    recs = next(r for r in ext.func_info.values() if r)
+    recs[0] = dataclasses.replace(recs[0], tail=bytes(4))
+    ext.func_info_rec_size += 4
+    assert ext.serialize()
+    with pytest.raises(BpfrewriteError, match="cannot write it in little-endian order"):
+        ext.serialize("little")

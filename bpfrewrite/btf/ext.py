@@ -306,12 +306,21 @@ class BTFExt:
             for recs in table.values():
                 recs.sort(key=lambda r: r.insn_off)
 
+    def _check_swappable(self, order: str) -> None:
+        """Raise unless every byte is one we know the meaning of: unknown header or record fields cannot be swapped."""
+        tails = any(r.tail for t in (self.func_info, self.line_info, self.core_relos) for rs in t.values() for r in rs)
+        if self.header_extra or tails:
+            raise _fail(f"cannot write it in {order}-endian order: it has header or record fields this version "
+                        f"does not know")
+
     def serialize(self, byte_order: str | None = None) -> bytes:
         """The .BTF.ext bytes: sections in dict order, func/line records sorted by insn_off.
 
         In byte_order ("little" or "big"), by default the order it was read in.
         """
         order = self.byte_order if byte_order is None else byte_order
+        if order != self.byte_order:
+            self._check_swappable(order)
         # libbpf walks func_info/line_info in order and stops at the first record past a program,
         # so those are always written sorted. CO-RE records are matched one by one, so their
         # order is kept as given (clang's order, for exact round trips).

@@ -365,6 +365,10 @@ class BTF:
         In byte_order ("little" or "big"), by default the order it was read in.
         """
         order = self.byte_order if byte_order is None else byte_order
+        if order != self.byte_order and self.header_extra:
+            # Header fields we do not know cannot be swapped: written as read they would mix orders.
+            raise _fail(f"cannot write it in {order}-endian order: its header has {len(self.header_extra)} "
+                        f"bytes this version does not know")
         self._check_references()
         type_bytes = self._encode_types(order)
         str_bytes = self.strings.to_bytes()
