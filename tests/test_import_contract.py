@@ -1,6 +1,6 @@
 """The import contract of pyproject.toml ([tool.importlinter]) holds, covers every module, and bites.
 
-Layers, each importing only from those below: object model < passes < rendering < application;
+Layers, each importing only from those below: object model < passes < lint < rendering < application;
 no import cycle between the modules of a package; the output families of bpfrewrite.render are
 independent of each other. `lint-imports` (import-linter) checks all three.
 """

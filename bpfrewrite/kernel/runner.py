@@ -11,7 +11,6 @@ import errno
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from bpfrewrite.errors import BpfrewriteError
@@ -53,7 +52,6 @@ _PACKET_TYPES = frozenset(
 # raw_tp test runs take the tracepoint arguments as ctx (at most MAX_BPF_FUNC_ARGS u64s), no packet,
 # and refuse repeat != 0, so they report a return value but no duration.
 _RAW_TP_CTX_SIZE = 12 * 8
-
 
 
 def check_bpf_elf(path: Path) -> Object:

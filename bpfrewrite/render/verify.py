@@ -199,10 +199,7 @@ def render_compare(a: dict[str, dict[str, str]], b: dict[str, dict[str, str]]) -
             va, vb = _count(ra, column), _count(rb, column)
             row += [_show(va), _show(vb), _diff(va, vb)]
         rows.append(row)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-             for r in [header, *rows]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(columns([header, *rows], left=3)) + "\n"
 
 
 def _count(row: dict[str, str] | None, column: str) -> int | None:
