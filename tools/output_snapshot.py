@@ -9,11 +9,12 @@ records the exit code, stdout, stderr and any file the command wrote (the patche
 SHA-256 digests. `compare` prints the cases that differ and exits 1; with --dump the raw outputs
 are also written to DIR (one file per case and stream) so two dumps can be diffed.
 
-Covered: disasm (text, json), cfg (dot, json), lint (text, json, sarif, github; objects and C
-sources), patch (--report text and json, and the written ELF), verify (text, json, csv on the
-patched objects; kernel-dependent timings are masked), --help of every command, lint
---list-rules and --explain of every rule, and a few bad-input cases. Paths are relative to the
-checkout, so snapshots of two checkouts (e.g. main before a change and the branch after) compare.
+Covered, on every object of testdata/, testdata/lint/, testdata/eb/ (bpfeb) and testdata/asm/:
+disasm (text, json), cfg (dot, json), lint (text, json, sarif, github; objects and C sources),
+patch (--report text and json, and the written ELF), verify (text, json, csv on the patched
+objects; kernel-dependent timings are masked); --help of every command, lint --list-rules and
+--explain of every rule, and a few bad-input cases. Paths are relative to the checkout, so
+snapshots of two checkouts (e.g. main before a change and the branch after) compare.
 """
 from __future__ import annotations
 
@@ -83,6 +84,7 @@ def _cases(root: Path, kernel: bool, tmp: Path) -> list[tuple[str, list[str], st
     objs = sorted(p.relative_to(root).as_posix() for p in (root / "testdata").glob("*.bpf.o"))
     objs += sorted(p.relative_to(root).as_posix() for p in (root / "testdata/lint").glob("*.bpf.o"))
     objs.append("testdata/asm/all_insns.o")
+    objs += sorted(p.relative_to(root).as_posix() for p in (root / "testdata/eb").glob("*.bpf.o"))  # bpfeb
     srcs = sorted(p.relative_to(root).as_posix() for p in (root / "testdata/lint/src").glob("*.bpf.c"))
     cases: list[tuple[str, list[str], str, Path | None]] = []
     for cmd in ("", "disasm", "cfg", "lint", "patch", "verify", "guard"):
