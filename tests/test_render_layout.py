@@ -1,7 +1,7 @@
 """render.layout, what the text renderers share: counted nouns, and a renderer that uses them."""
 from __future__ import annotations
 
-from bpfrewrite.guard.runtime import Switched
+from bpfrewrite.kernel.guard_events import Switched
 from bpfrewrite.render.guard import event_text
 from bpfrewrite.render.layout import count
 
