@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from bpfrewrite.cli import app
 from bpfrewrite.render.listing import json_listing, text_listing
-from bpfrewrite.elf.reader import read_object
+from bpfrewrite.elf.reader import parse_object, read_object
 from bpfrewrite.elf.writer import serialize, write_object
 from bpfrewrite.errors import BpfrewriteError
 from bpfrewrite.patching import patch_object
@@ -235,14 +235,45 @@ def test_a_mixed_order_object_is_refused_in_one_line(tmp_path: Path, section: st
     assert not (tmp_path / "out.o").exists()
 
 
-def test_serialize_in_the_other_order_swaps_every_field() -> None:
-    """The same model written in both orders: code slots differ exactly as struct bpf_insn's layout says."""
-    obj = read_object(TESTDATA / "eb" / "subprogs.bpf.o")
+def _facts(obj) -> dict:
+    """What a byte order must not change: listing, references, symbols, maps, BTF types and BTF.ext records."""
+    def ref(r) -> tuple | None:
+        if r is None:
+            return None
+        reloc = None if r.reloc is None else (r.reloc.rtype, r.reloc.symbol.name)
+        return (r.kind, r.name, r.section, r.addend, r.target and r.target.name, reloc)
+
+    ext = obj.btf_ext
+    return {
+        "listing": list(text_listing(obj)),
+        "references": [[ref(i.ref) for i in s.insns] for s in obj.exec_sections()],
+        "other_relocations": {name: [(off, rtype, sym.name) for off, rtype, sym in rels]
+                              for name, rels in obj.other_relocations.items()},
+        "symbols": [(y.name, y.value, y.size, y.bind, y.type, y.other, y.shndx) for y in obj.symbols],
+        "maps": [(m.name, m.section, m.type, m.key_size, m.value_size, m.max_entries, m.flags,
+                  m.key_type_id, m.value_type_id) for m in obj.maps],
+        "btf_types": obj.btf.types,
+        "btf_strings": obj.btf.strings.to_bytes(),
+        "btf_ext": (ext.func_info, ext.line_info, ext.core_relos),
+    }
+
+
+@pytest.mark.parametrize("path", EB, ids=_ids)
+def test_serialize_in_the_other_order_swaps_every_field(path: Path) -> None:
+    """A bpfeb model written little-endian reads back (parse_object) as the same model, and its code
+    slots differ exactly as struct bpf_insn's layout says."""
+    obj = read_object(path)
     big = serialize(obj)
     obj.byte_order = "little"
     little = serialize(obj)
     assert big[5] == 2 and little[5] == 1 and len(big) == len(little)
-    back = read_object(TESTDATA / "eb" / "subprogs.bpf.o")
+    back = read_object(path)
+    parsed = parse_object(little, "little.o")
+    assert parsed.byte_order == "little" and parsed.btf.byte_order == parsed.btf_ext.byte_order == "little"
+    facts, expected = _facts(parsed), _facts(back)
+    assert expected["listing"] and expected["btf_types"][1:] and expected["btf_ext"][1]
+    for key in expected:
+        assert facts[key] == expected[key], key
     for sec in back.exec_sections():
         for insn in sec.insns:
             b, le = insn.encode("big"), insn.encode("little")
