@@ -12,7 +12,6 @@ import struct
 
 LITTLE = "little"
 BIG = "big"
-ORDERS = (LITTLE, BIG)
 _PREFIX = {LITTLE: "<", BIG: ">"}
 ELF_DATA = {LITTLE: 1, BIG: 2}  # the ELF header's EI_DATA byte: ELFDATA2LSB, ELFDATA2MSB
 

@@ -79,13 +79,13 @@ def unavailable(reason: str) -> None:
 def require_tool(*tools: str) -> None:
     """Skip unless every tool (a command, or an absolute path) exists; fail instead under CI.
 
-    `make test` installs them all; BPFREWRITE_REQUIRE_TOOLS=1 (set by .ci/run) makes a missing
+    `make test` installs them all (linux-source included); BPFREWRITE_REQUIRE_TOOLS=1 (set by .ci/run) makes a missing
     one a failure, so an install step that silently failed cannot turn oracles into skips.
     """
     missing = [t for t in tools if not (Path(t).exists() if t.startswith("/") else shutil.which(t))]
     if not missing:
         return
-    reason = f"{', '.join(missing)} not installed (make deps installs it)"
+    reason = f"{', '.join(missing)} not installed (make test installs it)"
     if os.environ.get("BPFREWRITE_REQUIRE_TOOLS") == "1":
         pytest.fail(f"{reason}; BPFREWRITE_REQUIRE_TOOLS=1", pytrace=False)
     pytest.skip(reason)
